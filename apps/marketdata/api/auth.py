@@ -1,0 +1,73 @@
+"""Feed-key authentication for ingestion (``X-API-Key``), and per-key rate limiting."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, permissions
+
+from apps.accounts.models import FeedKey
+
+_redis: redis.Redis | None = None
+
+
+def redis_client() -> redis.Redis:
+    global _redis
+    if _redis is None:
+        _redis = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+    return _redis
+
+
+class FeedKeyAuthentication(authentication.BaseAuthentication):
+    """``request.auth`` becomes the FeedKey; there is no user (keys are for ingestion only)."""
+
+    def authenticate(self, request):
+        key = request.META.get("HTTP_X_API_KEY")
+        if not key:
+            return None
+        try:
+            # checks the hash, revocation and expiry
+            feed_key = FeedKey.objects.get_from_key(key.strip())
+        except FeedKey.DoesNotExist:
+            raise exceptions.AuthenticationFailed("invalid or revoked API key") from None
+        from django.contrib.auth.models import AnonymousUser
+
+        return AnonymousUser(), feed_key
+
+    def authenticate_header(self, request):
+        return "X-API-Key"
+
+
+class FeedKeyScheme(OpenApiAuthenticationExtension):
+    """Documents feed-key authentication in the OpenAPI schema."""
+
+    target_class = FeedKeyAuthentication
+    name = "FeedKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+
+
+class HasFeedKey(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return isinstance(request.auth, FeedKey)
+
+
+def rate_limit_retry_after(feed_key: FeedKey) -> int | None:
+    """Fixed 10-second windows per key; returns seconds to wait when over the limit."""
+    window = 10
+    now = time.time()
+    bucket = int(now // window)
+    name = f"tf:ingest-rate:{feed_key.pk}:{bucket}"
+    pipe = redis_client().pipeline()
+    pipe.incr(name)
+    pipe.expire(name, window * 2)
+    count, _ = pipe.execute()
+    if count > settings.INGEST_RATE_PER_KEY:
+        return max(1, int((bucket + 1) * window - now) + 1)
+    return None

@@ -1,0 +1,186 @@
+"""The one place that publishes market data to live subscribers (DESIGN: publish only
+through one module, only after commit).
+
+Ingest calls ``publish_trades``/``publish_bar`` from ``on_commit`` hooks. Per symbol, the
+trades are coalesced: at most one message per ``TRADEFLOW_BROADCAST_INTERVAL_MS`` (100 ms),
+carrying a summary of every trade since the last message (so candles stay exact even
+when the trade list is capped) and the trades themselves. Each message gets the next
+per-symbol ``seq`` from Redis (``INCR``), shared by every process, so a client that sees a
+gap knows to re-sync through the REST bars endpoint.
+
+Messages go to the Channels group of the symbol (``group_name``). With
+``RedisPubSubChannelLayer`` a ``group_send`` is one Redis ``PUBLISH`` and each server
+process delivers it to its own consumers, which is what keeps fan-out cheap.
+
+The coalescer is a daemon thread with its own event loop, started on first use in any
+process that ingests (web server, demo feed, importers). ``flush()`` sends whatever is
+pending, for commands that exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from apps.marketdata.ticks import TickBatch
+
+logger = logging.getLogger(__name__)
+MAX_TRADES_PER_MESSAGE = 500
+SEQ_KEY = "tf:seq:{symbol}"
+GATE_KEY = "tf:bcgate:{symbol}"
+
+
+def group_name(symbol: str) -> str:
+    """Channels group of a symbol's live data (group names allow [A-Za-z0-9_.-])."""
+    return "md." + re.sub(r"[^A-Za-z0-9_.-]", "_", symbol.upper())[:90]
+
+
+@dataclass
+class _Pending:
+    ts: list[np.ndarray] = field(default_factory=list)
+    price: list[np.ndarray] = field(default_factory=list)
+    size: list[np.ndarray] = field(default_factory=list)
+    side: list[np.ndarray] = field(default_factory=list)
+    bars: list[dict] = field(default_factory=list)
+
+    def add_trades(self, batch: TickBatch) -> None:
+        self.ts.append(batch.ts_ns // 1_000_000)
+        self.price.append(batch.price)
+        self.size.append(batch.size)
+        self.side.append(batch.side)
+
+    def message(self, symbol: str, seq: int) -> dict:
+        data: dict = {"trades": None, "summary": None, "bars": self.bars}
+        if self.ts:
+            ts = np.concatenate(self.ts)
+            order = np.argsort(ts, kind="stable")
+            ts = ts[order]
+            price = np.concatenate(self.price)[order]
+            size = np.concatenate(self.size)[order]
+            side = np.concatenate(self.side)[order]
+            tail = slice(-MAX_TRADES_PER_MESSAGE, None)
+            data["trades"] = {
+                "t": ts[tail].tolist(),
+                "p": price[tail].tolist(),
+                "s": size[tail].tolist(),
+                "side": side[tail].tolist(),
+            }
+            data["summary"] = {
+                "count": len(ts),
+                "first": int(ts[0]),
+                "last": int(ts[-1]),
+                "open": float(price[0]),
+                "high": float(price.max()),
+                "low": float(price.min()),
+                "close": float(price[-1]),
+                "volume": float(size.sum()),
+                "buy_volume": float(size[side > 0].sum()),
+                "sell_volume": float(size[side < 0].sum()),
+            }
+        return {"type": "md.tick", "symbol": symbol, "seq": seq, "data": data}
+
+
+class _Coalescer:
+    def __init__(self) -> None:
+        self.interval = settings.BROADCAST_INTERVAL_MS / 1000
+        self.lock = threading.Lock()
+        self.pending: dict[str, _Pending] = {}
+        self.last_sent: dict[str, float] = {}
+        self.loop = asyncio.new_event_loop()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.thread = threading.Thread(target=self._run, name="broadcast", daemon=True)
+        self.thread.start()
+
+    def submit(self, symbol: str, batch: TickBatch | None = None, bar: dict | None = None):
+        with self.lock:
+            pending = self.pending.setdefault(symbol, _Pending())
+            if batch is not None:
+                pending.add_trades(batch)
+            if bar is not None:
+                pending.bars.append(bar)
+            self.idle.clear()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._pump())
+
+    async def _pump(self) -> None:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(settings.REDIS_URL, max_connections=10)
+        layer = get_channel_layer()
+        while True:
+            await asyncio.sleep(self.interval / 4)
+            try:
+                await self._send_due(client, layer)
+            except Exception:  # keep publishing after a Redis hiccup; the seq gap re-syncs
+                logger.exception("broadcast failed; pending messages dropped")
+                with self.lock:
+                    self.pending.clear()
+                    self.idle.set()
+
+    async def _send_due(self, client, layer) -> None:
+        now = time.monotonic()
+        with self.lock:
+            due = [s for s in self.pending if now - self.last_sent.get(s, 0.0) >= self.interval]
+        for symbol in due:
+            # a cross-process gate keeps the 100 ms limit with several servers
+            gate = GATE_KEY.format(symbol=symbol)
+            if not await client.set(gate, 1, nx=True, px=int(self.interval * 1000)):
+                continue
+            with self.lock:
+                pending = self.pending.pop(symbol, None)
+                self.last_sent[symbol] = now
+            if pending is None:
+                continue
+            seq = await client.incr(SEQ_KEY.format(symbol=symbol))
+            await layer.group_send(group_name(symbol), pending.message(symbol, int(seq)))
+        with self.lock:
+            if not self.pending:
+                self.idle.set()
+
+
+_coalescer: _Coalescer | None = None
+_coalescer_lock = threading.Lock()
+
+
+def _get() -> _Coalescer:
+    global _coalescer
+    with _coalescer_lock:
+        if _coalescer is None or not _coalescer.thread.is_alive():
+            _coalescer = _Coalescer()
+        return _coalescer
+
+
+def publish_trades(symbol: str, batch: TickBatch) -> None:
+    if len(batch):
+        _get().submit(symbol.upper(), batch=batch)
+
+
+def publish_bar(symbol: str, res: int, bar: dict) -> None:
+    """A bar written directly (Sierra Chart): forwarded as-is in the next message."""
+    payload = {
+        "res": res,
+        "time": int(bar["ts_ns"][0] // 10**9),
+        **{
+            k: float(bar[k][0])
+            for k in ("open", "high", "low", "close", "volume", "bid_volume", "ask_volume")
+        },
+    }
+    _get().submit(symbol.upper(), bar=payload)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait until everything submitted by this process has been published."""
+    if _coalescer is None:
+        return True
+    return _coalescer.idle.wait(timeout)

@@ -1,0 +1,182 @@
+"""Reads from the market-data store.
+
+Bars at any timeframe come from the coarsest stored resolution that divides it (a 5m
+chart reads 1-minute rollups, a 4h chart hourly ones), aggregated in SQL. Daily and
+weekly bars group by the symbol's trading session in its time zone: a CME session that
+opens Sunday 17:00 America/Chicago is Monday's bar and starts at that instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from apps.marketdata.store import sql
+from apps.marketdata.store.db import connection
+from apps.marketdata.timeframes import Timeframe
+
+MAX_BARS = 20_000  # the chart keeps at most 20k bars per series (DESIGN)
+FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
+
+COLUMNS = (
+    "ts",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "bid_volume",
+    "ask_volume",
+    "trades",
+    "delta_high",
+    "delta_low",
+)
+
+# Aggregate source rows into buckets. {bucket} is one of the two allow-listed
+# expressions below; every other value is a bound parameter.
+_AGGREGATE = """
+SELECT {bucket} AS b,
+       (array_agg(open ORDER BY ts))[1], max(high), min(low),
+       (array_agg(close ORDER BY ts DESC))[1], sum(volume), sum(bid_volume),
+       sum(ask_volume), sum(trades)::bigint,
+       greatest(0, max(before + delta_high)), least(0, min(before + delta_low)),
+       count(*) AS source_rows
+FROM (
+    SELECT s.*, coalesce(sum(ask_volume - bid_volume) OVER (
+               PARTITION BY {bucket_inner} ORDER BY ts
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+    FROM ({source}) s
+) w
+GROUP BY b ORDER BY b
+"""
+_INTRADAY_BUCKET = (
+    "date_bin(make_interval(secs => %(tf)s), ts, timestamptz '1970-01-01 00:00:00+00')"
+)
+# The trading date of a row: local time minus the session start, plus one day when the
+# session wraps past midnight (so the session opening Sunday evening is Monday's).
+_TRADING_DATE = (
+    "(((ts AT TIME ZONE %(sess_tz)s) - %(sess_start)s::interval) + %(sess_wrap)s::interval)::date"
+)
+_DAY_BUCKET = f"((({_TRADING_DATE}) - %(sess_wrap)s::interval + %(sess_start)s::interval) AT TIME ZONE %(sess_tz)s)"
+_WEEK_BUCKET = (
+    f"((date_trunc('week', {_TRADING_DATE})::date - %(sess_wrap)s::interval "
+    "+ %(sess_start)s::interval) AT TIME ZONE %(sess_tz)s)"
+)
+
+AGGREGATE_INTRADAY = _AGGREGATE.format(
+    bucket=_INTRADAY_BUCKET, bucket_inner=_INTRADAY_BUCKET, source=sql.SOURCE_BARS_DESC
+)
+AGGREGATE_DAY = _AGGREGATE.format(
+    bucket=_DAY_BUCKET, bucket_inner=_DAY_BUCKET, source=sql.SOURCE_BARS_DESC
+)
+AGGREGATE_WEEK = _AGGREGATE.format(
+    bucket=_WEEK_BUCKET, bucket_inner=_WEEK_BUCKET, source=sql.SOURCE_BARS_DESC
+)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A symbol's trading session: local start time, whether it wraps midnight, zone."""
+
+    tz: str
+    start: timedelta  # offset of the session start from local midnight
+    wraps: bool
+
+    @classmethod
+    def of(cls, symbol) -> Session:
+        start = timedelta(hours=symbol.session_start.hour, minutes=symbol.session_start.minute)
+        end = timedelta(hours=symbol.session_end.hour, minutes=symbol.session_end.minute)
+        # 00:00-00:00 is a 24-hour session starting at midnight (crypto): no wrap.
+        return cls(tz=symbol.timezone, start=start, wraps=bool(start) and end <= start)
+
+    def params(self) -> dict:
+        return {
+            "sess_tz": self.tz,
+            "sess_start": self.start,
+            "sess_wrap": timedelta(days=1) if self.wraps else timedelta(0),
+        }
+
+    def hour_aligned(self) -> bool:
+        """Can hourly rollups (UTC-aligned) be grouped into this session's days?"""
+        from zoneinfo import ZoneInfo
+
+        offset = datetime.now(ZoneInfo(self.tz)).utcoffset() or timedelta(0)
+        return (self.start + offset) % timedelta(hours=1) == timedelta(0)
+
+
+def resolutions(symbol_id: int) -> list[int]:
+    with connection().cursor() as cursor:
+        cursor.execute(sql.SERIES_FOR_SYMBOL, {"symbol_id": symbol_id})
+        return [row[0] for row in cursor.fetchall()]
+
+
+def source_resolution(available: list[int], tf: Timeframe, session: Session | None) -> int | None:
+    """The coarsest stored resolution that divides the timeframe (and, for session bars,
+    nests inside the session's boundaries)."""
+    if tf.is_session:
+        hourly_ok = session is not None and session.hour_aligned()
+        candidates = [
+            r for r in available if r <= 3600 and (r < 3600 or hourly_ok) and 3600 % r == 0
+        ]
+    else:
+        candidates = [r for r in available if tf.seconds % r == 0]
+    return max(candidates) if candidates else None
+
+
+def _rows_to_columns(rows: list[tuple]) -> dict[str, np.ndarray]:
+    if not rows:
+        return {name: np.array([]) for name in COLUMNS} | {"ts": np.array([], dtype=object)}
+    columns = list(zip(*rows, strict=True))
+    out = {"ts": np.array(columns[0], dtype=object)}
+    for name, values in zip(COLUMNS[1:], columns[1:], strict=True):
+        out[name] = np.asarray(values, dtype=np.float64)
+    return out
+
+
+def bars(
+    symbol, tf: Timeframe, *, limit: int, start: datetime | None = None, end: datetime | None = None
+) -> dict[str, np.ndarray]:
+    """The newest ``limit`` bars in ``[start, end)``, oldest first, as numpy columns."""
+    session = Session.of(symbol)
+    res = source_resolution(resolutions(symbol.id), tf, session)
+    if res is None:
+        return _rows_to_columns([])
+    limit = max(1, min(limit, MAX_BARS))
+    per_bar = max(1, tf.seconds // res)
+    params = {
+        "symbol_id": symbol.id,
+        "res": res,
+        "tf": tf.seconds,
+        "start": start or FAR_PAST,
+        "end": end or FAR_FUTURE,
+        # one extra bar's worth of rows: the oldest bucket may be cut short
+        "n": (limit + 1) * per_bar,
+    }
+    if tf.is_session:
+        params |= session.params()
+        query = AGGREGATE_WEEK if tf.name == "1w" else AGGREGATE_DAY
+        params["n"] = (limit + 1) * per_bar * 2  # sessions may have gaps; trimmed below
+    elif res == tf.seconds:
+        query = f"SELECT * FROM ({sql.SOURCE_BARS_DESC}) s ORDER BY ts"
+    else:
+        query = AGGREGATE_INTRADAY
+    with connection().cursor() as cursor:
+        cursor.execute(query, params)
+        rows = cursor.fetchall()
+    if res != tf.seconds and rows:
+        # When the row limit was reached the oldest bucket may be missing rows: drop it.
+        if sum(row[-1] for row in rows) >= params["n"]:
+            rows = rows[1:]
+        rows = [row[:-1] for row in rows]
+    return _rows_to_columns(rows[-limit:])
+
+
+def last_trade(symbol_id: int) -> tuple[datetime, float] | None:
+    """The newest stored trade (time, price), or None."""
+    with connection().cursor() as cursor:
+        cursor.execute(sql.LAST_TICK_BEFORE, {"symbol_id": symbol_id, "ts": FAR_FUTURE})
+        row = cursor.fetchone()
+    return None if row is None else (row[2], float(row[0]))

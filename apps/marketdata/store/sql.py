@@ -1,0 +1,210 @@
+"""Every SQL statement of the market-data store, as named constants.
+
+Parameters are always bound (``%(name)s``). The few places that need a number inside SQL
+text (resolutions) format integers from the allow-list in ``timeframes.py``, never user
+text. ``date_bin`` (PostgreSQL 14+) aligns buckets to the UNIX epoch, as SPEC section 2
+requires for intraday bars.
+"""
+
+# --- staging (per-connection temp tables, emptied at commit) -----------------------------
+CREATE_STAGE_TICKS = """
+CREATE TEMP TABLE IF NOT EXISTS stage_ticks (
+    symbol_id integer, ts timestamptz, price double precision, size double precision,
+    side smallint, inferred boolean, trade_id text
+) ON COMMIT DELETE ROWS
+"""
+CREATE_STAGE_BARS = """
+CREATE TEMP TABLE IF NOT EXISTS stage_bars (
+    symbol_id integer, res integer, ts timestamptz, open double precision,
+    high double precision, low double precision, close double precision,
+    volume double precision, bid_volume double precision, ask_volume double precision,
+    trades integer, delta_high double precision, delta_low double precision,
+    open_interest double precision
+) ON COMMIT DELETE ROWS
+"""
+# Buckets (at the written resolution) touched by this transaction's writes.
+CREATE_TOUCHED = """
+CREATE TEMP TABLE IF NOT EXISTS touched (bucket timestamptz PRIMARY KEY) ON COMMIT DELETE ROWS
+"""
+COPY_STAGE_TICKS = (
+    "COPY stage_ticks (symbol_id, ts, price, size, side, inferred, trade_id) FROM STDIN BINARY"
+)
+COPY_STAGE_BARS = (
+    "COPY stage_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume, "
+    "ask_volume, trades, delta_high, delta_low, open_interest) FROM STDIN BINARY"
+)
+CLEAR_TOUCHED = "DELETE FROM touched"
+
+# --- ticks -------------------------------------------------------------------------------
+# Insert staged ticks, skipping ones already stored (same symbol, time and trade id), and
+# remember which seconds received new trades. Returns (inserted ticks, touched seconds).
+INSERT_TICKS = """
+WITH ins AS (
+    INSERT INTO md_ticks (symbol_id, ts, price, size, side, inferred, trade_id)
+    SELECT symbol_id, ts, price, size, side, inferred, trade_id FROM stage_ticks
+    ON CONFLICT (symbol_id, ts, trade_id) DO NOTHING
+    RETURNING ts
+), t AS (
+    INSERT INTO touched (bucket)
+    SELECT DISTINCT date_trunc('second', ts) FROM ins
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM t)
+"""
+
+# Rebuild the 1-second bars of the touched seconds from the stored trades. Trades are
+# ordered by (time, trade id as a number) so the result does not depend on arrival order.
+ROLLUP_TICKS_TO_1S = """
+INSERT INTO md_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume,
+                     ask_volume, trades, delta_high, delta_low)
+SELECT %(symbol_id)s, 1, bucket,
+       (array_agg(price ORDER BY ts, length(trade_id), trade_id, price, size))[1],
+       max(price), min(price),
+       (array_agg(price ORDER BY ts DESC, length(trade_id) DESC, trade_id DESC, price DESC,
+                                size DESC))[1],
+       sum(size), coalesce(sum(size) FILTER (WHERE side < 0), 0),
+       coalesce(sum(size) FILTER (WHERE side > 0), 0),
+       count(*), greatest(0, max(run)), least(0, min(run))
+FROM (
+    SELECT d.bucket, t.ts, t.price, t.size, t.side, t.trade_id,
+           sum(t.size * t.side) OVER (
+               PARTITION BY d.bucket
+               ORDER BY t.ts, length(t.trade_id), t.trade_id, t.price, t.size
+               ROWS UNBOUNDED PRECEDING) AS run
+    FROM touched d
+    JOIN md_ticks t ON t.symbol_id = %(symbol_id)s
+                   AND t.ts >= d.bucket AND t.ts < d.bucket + interval '1 second'
+) s
+GROUP BY bucket
+ON CONFLICT (symbol_id, res, ts) DO UPDATE SET
+    open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
+    volume = EXCLUDED.volume, bid_volume = EXCLUDED.bid_volume,
+    ask_volume = EXCLUDED.ask_volume, trades = EXCLUDED.trades,
+    delta_high = EXCLUDED.delta_high, delta_low = EXCLUDED.delta_low
+"""
+
+# Rebuild the one-minute footprint rows (volume at price by aggressor) of touched minutes.
+ROLLUP_TICKS_TO_FOOTPRINT = """
+INSERT INTO md_footprint_1m (symbol_id, ts, price, bid_volume, ask_volume, trades)
+SELECT %(symbol_id)s, m.minute, t.price,
+       coalesce(sum(t.size) FILTER (WHERE t.side < 0), 0),
+       coalesce(sum(t.size) FILTER (WHERE t.side > 0), 0),
+       count(*)
+FROM (SELECT DISTINCT date_trunc('minute', bucket) AS minute FROM touched) m
+JOIN md_ticks t ON t.symbol_id = %(symbol_id)s
+               AND t.ts >= m.minute AND t.ts < m.minute + interval '1 minute'
+GROUP BY m.minute, t.price
+ON CONFLICT (symbol_id, ts, price) DO UPDATE SET
+    bid_volume = EXCLUDED.bid_volume, ask_volume = EXCLUDED.ask_volume,
+    trades = EXCLUDED.trades
+"""
+
+# Rebuild coarser bars (dst seconds) of the touched buckets from finer ones (src seconds).
+# delta_high/low combine as max/min of (running delta before the sub-bar + its extreme).
+ROLLUP_BARS = """
+INSERT INTO md_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume,
+                     ask_volume, trades, delta_high, delta_low, open_interest)
+SELECT %(symbol_id)s, %(dst)s, bucket,
+       (array_agg(open ORDER BY ts))[1], max(high), min(low),
+       (array_agg(close ORDER BY ts DESC))[1], sum(volume), sum(bid_volume), sum(ask_volume),
+       sum(trades), greatest(0, max(before + delta_high)), least(0, min(before + delta_low)),
+       (array_agg(open_interest ORDER BY ts DESC))[1]
+FROM (
+    SELECT d.bucket, b.*,
+           coalesce(sum(b.ask_volume - b.bid_volume) OVER (
+               PARTITION BY d.bucket ORDER BY b.ts
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+    FROM (SELECT DISTINCT date_bin(make_interval(secs => %(dst)s), bucket,
+                                   timestamptz '1970-01-01 00:00:00+00') AS bucket
+          FROM touched) d
+    JOIN md_bars b ON b.symbol_id = %(symbol_id)s AND b.res = %(src)s
+                  AND b.ts >= d.bucket AND b.ts < d.bucket + make_interval(secs => %(dst)s)
+) s
+GROUP BY bucket
+ON CONFLICT (symbol_id, res, ts) DO UPDATE SET
+    open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
+    volume = EXCLUDED.volume, bid_volume = EXCLUDED.bid_volume,
+    ask_volume = EXCLUDED.ask_volume, trades = EXCLUDED.trades,
+    delta_high = EXCLUDED.delta_high, delta_low = EXCLUDED.delta_low,
+    open_interest = EXCLUDED.open_interest
+"""
+
+# After a rollup, the touched set moves up one level (so the next rollup sees its buckets).
+RETOUCH = """
+WITH old AS (DELETE FROM touched RETURNING bucket)
+INSERT INTO touched (bucket)
+SELECT DISTINCT date_bin(make_interval(secs => %(res)s), bucket,
+                         timestamptz '1970-01-01 00:00:00+00') FROM old
+"""
+
+REGISTER_SERIES = """
+INSERT INTO md_series (symbol_id, res) VALUES (%(symbol_id)s, %(res)s) ON CONFLICT DO NOTHING
+"""
+SERIES_FOR_SYMBOL = "SELECT res FROM md_series WHERE symbol_id = %(symbol_id)s ORDER BY res"
+
+# --- Sierra Chart and imported bars ------------------------------------------------------
+# Last write wins for a re-sent bar (SPEC section 3).
+UPSERT_STAGED_BARS = """
+WITH up AS (
+    INSERT INTO md_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume,
+                         ask_volume, trades, delta_high, delta_low, open_interest)
+    SELECT symbol_id, res, ts, open, high, low, close, volume, bid_volume, ask_volume,
+           trades, delta_high, delta_low, nullif(open_interest, 'NaN'::float8)
+    FROM stage_bars
+    ON CONFLICT (symbol_id, res, ts) DO UPDATE SET
+        open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
+        close = EXCLUDED.close, volume = EXCLUDED.volume, bid_volume = EXCLUDED.bid_volume,
+        ask_volume = EXCLUDED.ask_volume, trades = EXCLUDED.trades,
+        delta_high = EXCLUDED.delta_high, delta_low = EXCLUDED.delta_low,
+        open_interest = EXCLUDED.open_interest
+    RETURNING ts
+)
+INSERT INTO touched (bucket) SELECT DISTINCT ts FROM up ON CONFLICT DO NOTHING
+"""
+
+# --- reads -------------------------------------------------------------------------------
+BAR_COLUMNS = (
+    "ts, open, high, low, close, volume, bid_volume, ask_volume, trades, delta_high, delta_low"
+)
+# Newest `n` source rows before `end` (and after `start`), newest first.
+SOURCE_BARS_DESC = f"""
+SELECT {BAR_COLUMNS} FROM md_bars
+WHERE symbol_id = %(symbol_id)s AND res = %(res)s AND ts >= %(start)s AND ts < %(end)s
+ORDER BY ts DESC LIMIT %(n)s
+"""
+SOURCE_BARS_ASC = f"""
+SELECT {BAR_COLUMNS} FROM md_bars
+WHERE symbol_id = %(symbol_id)s AND res = %(res)s AND ts >= %(start)s AND ts < %(end)s
+ORDER BY ts LIMIT %(n)s
+"""
+LAST_TICK_BEFORE = """
+SELECT price, side, ts FROM md_ticks
+WHERE symbol_id = %(symbol_id)s AND ts < %(ts)s ORDER BY ts DESC LIMIT 1
+"""
+TICKS_RANGE = """
+SELECT ts, price, size, side FROM md_ticks
+WHERE symbol_id = %(symbol_id)s AND ts >= %(start)s AND ts < %(end)s
+ORDER BY ts, length(trade_id), trade_id, price, size
+"""
+FOOTPRINT_RANGE = """
+SELECT ts, price, bid_volume, ask_volume, trades FROM md_footprint_1m
+WHERE symbol_id = %(symbol_id)s AND ts >= %(start)s AND ts < %(end)s
+ORDER BY ts, price
+"""
+COUNT_TICKS = (
+    "SELECT count(*), coalesce(sum(size), 0) FROM md_ticks WHERE symbol_id = %(symbol_id)s"
+)
+
+# --- maintenance -------------------------------------------------------------------------
+DELETE_OLD_TICKS = """
+DELETE FROM md_ticks WHERE ctid IN (
+    SELECT ctid FROM md_ticks WHERE ts < %(cutoff)s LIMIT %(batch)s
+)
+"""
+IMPORT_STATE_GET = "SELECT position FROM md_import_state WHERE source = %(source)s"
+IMPORT_STATE_SET = """
+INSERT INTO md_import_state (source, symbol_id, position, updated_at)
+VALUES (%(source)s, %(symbol_id)s, %(position)s, now())
+ON CONFLICT (source) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
+"""

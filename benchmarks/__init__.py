@@ -1,0 +1,1 @@
+"""TradeFlow benchmarks: ``make bench`` (``python -m benchmarks``). See README."""
