@@ -34,6 +34,7 @@ from apps.marketdata.ingest import ticks as tick_ingest
 from apps.marketdata.ingest.errors import InvalidRows, PayloadError, TooLarge
 from apps.marketdata.models import Symbol
 from apps.marketdata.selectors import symbol_get
+from apps.marketdata.store import db as store_db
 
 logger = logging.getLogger(__name__)
 IDEMPOTENCY_TTL = 24 * 3600
@@ -113,7 +114,10 @@ class IngestView(APIView):
                 retry_after=STORE_RETRY_AFTER,
             )
         except DatabaseError as exc:
-            # e.g. a connection killed mid-transaction surfaces as a generic DatabaseError
+            # A connection killed mid-transaction can surface as a generic DatabaseError;
+            # anything else is a bug and must stay a 500.
+            if store_db.connection().is_usable():
+                raise
             logger.warning("market-data store error: %s", exc)
             return error(
                 503,

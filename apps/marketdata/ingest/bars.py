@@ -84,7 +84,7 @@ def _check_bar(values: dict, index: int, errors: list[RowError]) -> None:
         if values.get(field, 0) < 0:
             errors.append(RowError(index, field, f"{field} must not be negative"))
     volume, bid, ask = values["volume"], values["bid_volume"], values["ask_volume"]
-    if not math.isnan(volume) and bid + ask > volume + max(1e-6, 1e-9 * volume):
+    if volume >= 0 and bid + ask > volume + max(1e-6, 1e-9 * volume):
         errors.append(RowError(index, "bid_volume", "bid_volume + ask_volume > volume"))
 
 

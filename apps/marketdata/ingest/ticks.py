@@ -4,8 +4,8 @@ Every feed (HTTP, .scid import, CSV import, replay, Binance, the demo simulator)
 ``ingest_ticks`` so they all share the same semantics (SPEC section 3):
 
 * a batch is all-or-nothing: any invalid row raises ``InvalidRows`` and nothing is stored;
-* a trade id seen twice in one batch keeps the later row; a trade already stored (same
-  symbol, time and id) is skipped, so replays are harmless;
+* a trade (time and id) seen twice in one batch keeps the later row; a trade already
+  stored (same symbol, time and id) is skipped, so replays are harmless;
 * a missing side is classified by the tick rule against the previous trade (the last
   stored one before the batch, then the batch in time order), and the result counts how
   many sides were inferred.
@@ -219,11 +219,17 @@ def validate(batch: TickBatch, errors: list[RowError] | None = None) -> None:
 
 
 def dedupe_in_batch(batch: TickBatch) -> TickBatch:
-    """Keep the later row of a trade id repeated inside the batch; rows without id stay."""
+    """Keep the later row of a trade repeated inside the batch; rows without id stay.
+
+    A trade's key is (time, id), the store's key: some feeds number the fills of one
+    aggressor order with one id (CME's sequence), so the id alone is not unique.
+    """
     has_id = np.fromiter((v is not None for v in batch.trade_id), dtype=bool, count=len(batch))
     if not has_id.any():
         return batch
-    ids = batch.trade_id[has_id].astype(str)
+    # PostgreSQL keeps microseconds, so the store's key is (microsecond, id)
+    ids = np.char.add(np.char.add((batch.ts_ns[has_id] // 1000).astype(str), "|"),
+                      batch.trade_id[has_id].astype(str))
     positions = np.flatnonzero(has_id)
     # np.unique on the reversed ids finds each id's last occurrence
     _, first_in_reversed = np.unique(ids[::-1], return_index=True)

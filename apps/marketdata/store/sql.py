@@ -33,7 +33,9 @@ COPY_STAGE_BARS = (
     "COPY stage_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume, "
     "ask_volume, trades, delta_high, delta_low, open_interest) FROM STDIN BINARY"
 )
-CLEAR_TOUCHED = "DELETE FROM touched"
+# Staging tables empty themselves at commit; clearing them again also covers several
+# writes inside one outer transaction (an import, or a test).
+CLEAR_STAGING = "DELETE FROM stage_ticks; DELETE FROM stage_bars; DELETE FROM touched"
 
 # --- ticks -------------------------------------------------------------------------------
 # Insert staged ticks, skipping ones already stored (same symbol, time and trade id), and

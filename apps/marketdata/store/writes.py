@@ -32,7 +32,7 @@ class WriteResult:
 def _prepare(cursor) -> None:
     for statement in (sql.CREATE_STAGE_TICKS, sql.CREATE_STAGE_BARS, sql.CREATE_TOUCHED):
         cursor.execute(statement)
-    cursor.execute(sql.CLEAR_TOUCHED)
+    cursor.execute(sql.CLEAR_STAGING)
 
 
 def _copy(cursor, statement: str, payload: bytes) -> None:
