@@ -47,7 +47,7 @@ class Symbol(models.Model):
         max_digits=20, decimal_places=10, validators=[MinValueValidator(Decimal("0.0000000001"))]
     )
     price_scale = models.PositiveSmallIntegerField(
-        default=2,
+        default=0,
         help_text="Decimals shown on the price axis (derived from the tick size when left at 0).",
     )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])

@@ -1,3 +1,9 @@
-"""WebSocket routes served by the market-data app (live ticks, indicator stream)."""
+"""WebSocket routes served by the market-data app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from apps.marketdata.consumers import MarketConsumer
+
+websocket_urlpatterns = [
+    path("ws/market/", MarketConsumer.as_asgi()),
+]

@@ -1,0 +1,163 @@
+"""``/ws/market/``: live trades and bars (SPEC section 5).
+
+Browsers authenticate with their session cookie; mobile clients send
+``{"action": "auth", "token": JWT}`` as their first message within 5 seconds (a token in
+the URL is refused: URLs end up in logs). Anonymous clients may subscribe to public
+symbols only when ``TRADEFLOW_ALLOW_ANONYMOUS_MARKET_DATA`` is on.
+
+Each subscription is checked when made (the symbol must exist, be active and be visible
+to the caller); each event is checked against the connection's current subscriptions
+and authentication before it is forwarded. Messages come from ``broadcast.py`` through
+the symbol's Channels group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from apps.marketdata.broadcast import group_name
+from apps.marketdata.timeframes import TimeframeError
+from apps.marketdata.timeframes import parse as parse_timeframe
+
+AUTH_TIMEOUT_S = 5.0
+MAX_SUBSCRIPTIONS = 50
+
+
+@database_sync_to_async
+def _visible_symbol(code: str, user) -> str | None:
+    from apps.marketdata.selectors import symbol_get
+
+    symbol = symbol_get(code)
+    if symbol is None or not symbol.is_active:
+        return None
+    staff = bool(user and user.is_authenticated and user.is_staff)
+    return symbol.symbol if (symbol.is_public or staff) else None
+
+
+@database_sync_to_async
+def _user_from_token(token: str):
+    from rest_framework_simplejwt.authentication import JWTAuthentication
+    from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+    auth = JWTAuthentication()
+    try:
+        return auth.get_user(auth.get_validated_token(token))
+    except (InvalidToken, TokenError):
+        return None
+
+
+class MarketConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.user = self.scope.get("user")
+        self.subscriptions: dict[str, dict] = {}  # symbol -> {"timeframe", "bucket"}
+        self.auth_timer = None
+        await self.accept()
+        if not self._authenticated() and not settings.ALLOW_ANONYMOUS_MARKET_DATA:
+            self.auth_timer = asyncio.get_running_loop().call_later(
+                AUTH_TIMEOUT_S, lambda: asyncio.ensure_future(self._auth_expired()))
+
+    def _authenticated(self) -> bool:
+        return bool(self.user and self.user.is_authenticated and self.user.is_active)
+
+    def _may_read(self) -> bool:
+        return self._authenticated() or settings.ALLOW_ANONYMOUS_MARKET_DATA
+
+    async def _auth_expired(self):
+        if not self._authenticated():
+            await self.error("authentication required within 5 s", "auth_timeout")
+            await self.close(code=4401)
+
+    async def error(self, message: str, code: str):
+        await self.send_json({"type": "error", "message": message, "error_code": code})
+
+    async def disconnect(self, code):
+        if self.auth_timer:
+            self.auth_timer.cancel()
+        for symbol in list(self.subscriptions):
+            await self.channel_layer.group_discard(group_name(symbol), self.channel_name)
+        self.subscriptions.clear()
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict):
+            return await self.error("messages must be JSON objects", "invalid_message")
+        action = content.get("action")
+        if action == "ping":
+            return await self.send_json({"type": "pong"})
+        if action == "auth":
+            return await self._auth(content.get("token"))
+        if action in ("subscribe", "unsubscribe"):
+            if not self._may_read():
+                return await self.error("authenticate first", "not_authenticated")
+            symbols = content.get("symbols")
+            if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+                return await self.error("'symbols' must be a list of strings", "invalid_message")
+            if action == "unsubscribe":
+                return await self._unsubscribe(symbols)
+            return await self._subscribe(symbols, content.get("timeframe", "1m"))
+        return await self.error(f"unknown action {action!r}", "invalid_action")
+
+    async def _auth(self, token):
+        user = await _user_from_token(token) if isinstance(token, str) else None
+        if user is None or not user.is_active:
+            await self.error("invalid or expired token", "invalid_token")
+            return await self.close(code=4401)
+        self.user = user
+        if self.auth_timer:
+            self.auth_timer.cancel()
+        await self.send_json({"type": "authenticated", "user": user.username})
+
+    async def _subscribe(self, symbols: list[str], timeframe):
+        try:
+            tf = parse_timeframe(timeframe)
+        except TimeframeError as exc:
+            return await self.error(str(exc), "invalid_timeframe")
+        accepted = []
+        for code in symbols[:MAX_SUBSCRIPTIONS]:
+            symbol = await _visible_symbol(code, self.user)
+            if symbol is None:
+                await self.error(f"unknown symbol {code}", "unknown_symbol")
+                continue
+            if symbol not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+                await self.error("too many subscriptions", "too_many_subscriptions")
+                break
+            if symbol not in self.subscriptions:
+                await self.channel_layer.group_add(group_name(symbol), self.channel_name)
+            self.subscriptions[symbol] = {"timeframe": tf, "bucket": None}
+            accepted.append(symbol)
+        if accepted:
+            await self.send_json({"type": "subscribed", "symbols": accepted,
+                                  "timeframe": tf.name})
+
+    async def _unsubscribe(self, symbols: list[str]):
+        removed = []
+        for code in symbols:
+            code = code.strip().upper()
+            if self.subscriptions.pop(code, None) is not None:
+                await self.channel_layer.group_discard(group_name(code), self.channel_name)
+                removed.append(code)
+        await self.send_json({"type": "unsubscribed", "symbols": removed})
+
+    async def md_tick(self, event):
+        """A coalesced broadcast for one symbol: forward it, and announce bar closes."""
+        symbol = event["symbol"]
+        sub = self.subscriptions.get(symbol)
+        if sub is None or not self._may_read():
+            return
+        data = event["data"]
+        summary = data.get("summary")
+        if summary and not sub["timeframe"].is_session:
+            size = sub["timeframe"].seconds * 1000
+            bucket = summary["last"] // size * size
+            previous = sub["bucket"]
+            if previous is not None and bucket > previous:
+                # the bar that was current when the last message came is now closed
+                await self.send_json({"type": "bar", "symbol": symbol,
+                                      "timeframe": sub["timeframe"].name,
+                                      "data": {"time": previous // 1000, "closed": True}})
+            sub["bucket"] = bucket if previous is None else max(previous, bucket)
+        await self.send_json({"type": "tick", "symbol": symbol, "seq": event["seq"],
+                              "data": data})
