@@ -22,6 +22,30 @@ CREATE TEMP TABLE IF NOT EXISTS stage_bars (
     open_interest double precision
 ) ON COMMIT DELETE ROWS
 """
+CREATE_STAGE_FOOTPRINT = """
+CREATE TEMP TABLE IF NOT EXISTS stage_fp (
+    symbol_id integer, ts timestamptz, price double precision, bid_volume double precision,
+    ask_volume double precision, trades integer
+) ON COMMIT DELETE ROWS
+"""
+COPY_STAGE_FOOTPRINT = (
+    "COPY stage_fp (symbol_id, ts, price, bid_volume, ask_volume, trades) FROM STDIN BINARY"
+)
+# Footprint rows are sums, so new trades (never duplicates: the fast path runs only when
+# every staged trade was inserted) are added to what is stored.
+ADD_STAGED_FOOTPRINT = """
+INSERT INTO md_footprint_1m (symbol_id, ts, price, bid_volume, ask_volume, trades)
+SELECT symbol_id, ts, price, bid_volume, ask_volume, trades FROM stage_fp
+ON CONFLICT (symbol_id, ts, price) DO UPDATE SET
+    bid_volume = md_footprint_1m.bid_volume + EXCLUDED.bid_volume,
+    ask_volume = md_footprint_1m.ask_volume + EXCLUDED.ask_volume,
+    trades = md_footprint_1m.trades + EXCLUDED.trades
+"""
+# Touched seconds that already had a 1-second bar before this batch.
+SECONDS_WITH_BARS = """
+SELECT t.bucket FROM touched t
+JOIN md_bars b ON b.symbol_id = %(symbol_id)s AND b.res = 1 AND b.ts = t.bucket
+"""
 # Buckets (at the written resolution) touched by this transaction's writes.
 CREATE_TOUCHED = """
 CREATE TEMP TABLE IF NOT EXISTS touched (bucket timestamptz PRIMARY KEY) ON COMMIT DELETE ROWS
@@ -35,7 +59,9 @@ COPY_STAGE_BARS = (
 )
 # Staging tables empty themselves at commit; clearing them again also covers several
 # writes inside one outer transaction (an import, or a test).
-CLEAR_STAGING = "DELETE FROM stage_ticks; DELETE FROM stage_bars; DELETE FROM touched"
+CLEAR_STAGING = (
+    "DELETE FROM stage_ticks; DELETE FROM stage_bars; DELETE FROM stage_fp; DELETE FROM touched"
+)
 
 # --- ticks -------------------------------------------------------------------------------
 # Insert staged ticks, skipping ones already stored (same symbol, time and trade id), and
@@ -57,7 +83,7 @@ SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM t)
 
 # Rebuild the 1-second bars of the touched seconds from the stored trades. Trades are
 # ordered by (time, trade id as a number) so the result does not depend on arrival order.
-ROLLUP_TICKS_TO_1S = """
+_ROLLUP_TICKS_TO_1S = """
 INSERT INTO md_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume,
                      ask_volume, trades, delta_high, delta_low)
 SELECT %(symbol_id)s, 1, bucket,
@@ -74,7 +100,7 @@ FROM (
                PARTITION BY d.bucket
                ORDER BY t.ts, length(t.trade_id), t.trade_id, t.price, t.size
                ROWS UNBOUNDED PRECEDING) AS run
-    FROM touched d
+    FROM {buckets} d
     JOIN md_ticks t ON t.symbol_id = %(symbol_id)s
                    AND t.ts >= d.bucket AND t.ts < d.bucket + interval '1 second'
 ) s
@@ -85,6 +111,12 @@ ON CONFLICT (symbol_id, res, ts) DO UPDATE SET
     ask_volume = EXCLUDED.ask_volume, trades = EXCLUDED.trades,
     delta_high = EXCLUDED.delta_high, delta_low = EXCLUDED.delta_low
 """
+ROLLUP_TICKS_TO_1S = _ROLLUP_TICKS_TO_1S.format(buckets="touched")
+# The same rebuild for an explicit list of seconds (the fast path's already-known seconds).
+ROLLUP_TICKS_TO_1S_FOR = _ROLLUP_TICKS_TO_1S.format(
+    buckets="(SELECT unnest(%(buckets)s::timestamptz[]) AS bucket)"
+)
+
 
 # Rebuild the one-minute footprint rows (volume at price by aggressor) of touched minutes.
 ROLLUP_TICKS_TO_FOOTPRINT = """

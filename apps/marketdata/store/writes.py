@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from apps.marketdata.store import copybuf, sql
+from apps.marketdata.store import aggregate, copybuf, sql
 from apps.marketdata.store.db import connection, raw_connection
 from apps.marketdata.ticks import TickBatch
 
@@ -30,7 +30,12 @@ class WriteResult:
 
 
 def _prepare(cursor) -> None:
-    for statement in (sql.CREATE_STAGE_TICKS, sql.CREATE_STAGE_BARS, sql.CREATE_TOUCHED):
+    for statement in (
+        sql.CREATE_STAGE_TICKS,
+        sql.CREATE_STAGE_BARS,
+        sql.CREATE_STAGE_FOOTPRINT,
+        sql.CREATE_TOUCHED,
+    ):
         cursor.execute(statement)
     cursor.execute(sql.CLEAR_STAGING)
 
@@ -52,12 +57,9 @@ def _rollup_from(cursor, symbol_id: int, res: int) -> None:
         src = dst
 
 
-def write_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> WriteResult:
-    """Store trades (already validated, deduplicated and classified) and their rollups."""
+def _tick_payload(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> bytes:
     n = len(batch)
-    if n == 0:
-        return WriteResult(0, 0)
-    payload = copybuf.build(
+    return copybuf.build(
         [
             ("symbol_id", np.full(n, symbol_id, dtype=np.int32)),
             ("ts", copybuf.ns_to_pg_us(batch.ts_ns)),
@@ -68,18 +70,88 @@ def write_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> Write
         ],
         text=batch.trade_id,
     )
+
+
+def _bar_payload(
+    symbol_id: int, res: int, bars: dict[str, np.ndarray], delta_high=None, delta_low=None
+) -> bytes:
+    n = len(bars["ts_ns"])
+    delta = bars["ask_volume"] - bars["bid_volume"]
+    oi = bars.get("open_interest")
+    return copybuf.build(
+        [
+            ("symbol_id", np.full(n, symbol_id, dtype=np.int32)),
+            ("res", np.full(n, res, dtype=np.int32)),
+            ("ts", copybuf.ns_to_pg_us(bars["ts_ns"])),
+            *[(name, np.asarray(bars[name], dtype=np.float64)) for name in BAR_FIELDS],
+            ("trades", np.asarray(bars["trades"], dtype=np.int32)),
+            ("delta_high", np.maximum(delta, 0.0) if delta_high is None else delta_high),
+            ("delta_low", np.minimum(delta, 0.0) if delta_low is None else delta_low),
+            # NaN -> NULL in UPSERT_STAGED_BARS
+            ("open_interest", np.full(n, np.nan) if oi is None else np.asarray(oi, np.float64)),
+        ]
+    )
+
+
+def _rollups_fast(cursor, symbol_id: int, batch: TickBatch) -> None:
+    """Every staged trade was new: aggregate the batch in numpy. Seconds that already had
+    trades are rebuilt in SQL; footprint rows are sums, so the batch's are added."""
+    cursor.execute(sql.SECONDS_WITH_BARS, {"symbol_id": symbol_id})
+    known = [row[0] for row in cursor.fetchall()]
+    seconds = aggregate.second_bars(batch)
+    if known:
+        known_ns = np.array([int(t.timestamp()) * 1_000_000_000 for t in known])
+        fresh = ~np.isin(seconds["ts_ns"], known_ns)
+        seconds = {k: v[fresh] for k, v in seconds.items()}
+        cursor.execute(sql.ROLLUP_TICKS_TO_1S_FOR, {"symbol_id": symbol_id, "buckets": known})
+    if len(seconds["ts_ns"]):
+        _copy(
+            cursor,
+            sql.COPY_STAGE_BARS,
+            _bar_payload(symbol_id, 1, seconds, seconds["delta_high"], seconds["delta_low"]),
+        )
+        cursor.execute(sql.UPSERT_STAGED_BARS)
+    rows = aggregate.footprint_rows(batch)
+    n = len(rows["ts_ns"])
+    _copy(
+        cursor,
+        sql.COPY_STAGE_FOOTPRINT,
+        copybuf.build(
+            [
+                ("symbol_id", np.full(n, symbol_id, dtype=np.int32)),
+                ("ts", copybuf.ns_to_pg_us(rows["ts_ns"])),
+                ("price", rows["price"]),
+                ("bid_volume", rows["bid_volume"]),
+                ("ask_volume", rows["ask_volume"]),
+                ("trades", rows["trades"].astype(np.int32)),
+            ]
+        ),
+    )
+    cursor.execute(sql.ADD_STAGED_FOOTPRINT)
+
+
+def write_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> WriteResult:
+    """Store trades (already validated, deduplicated and classified) and their rollups."""
+    n = len(batch)
+    if n == 0:
+        return WriteResult(0, 0)
+    payload = _tick_payload(symbol_id, batch, inferred)
     raw_connection()  # make sure Django opened the connection
     with connection().cursor() as cursor:
         _prepare(cursor)
         _copy(cursor, sql.COPY_STAGE_TICKS, payload)
         cursor.execute(sql.INSERT_TICKS)
         stored, touched = cursor.fetchone()
-        if touched:
-            params = {"symbol_id": symbol_id}
+        if not touched:
+            return WriteResult(n, int(stored))
+        params = {"symbol_id": symbol_id}
+        if stored == n:
+            _rollups_fast(cursor, symbol_id, batch)
+        else:  # a partial replay: rebuild the touched seconds and minutes from storage
             cursor.execute(sql.ROLLUP_TICKS_TO_1S, params)
             cursor.execute(sql.ROLLUP_TICKS_TO_FOOTPRINT, params)
-            cursor.execute(sql.REGISTER_SERIES, {"symbol_id": symbol_id, "res": 1})
-            _rollup_from(cursor, symbol_id, 1)
+        cursor.execute(sql.REGISTER_SERIES, {"symbol_id": symbol_id, "res": 1})
+        _rollup_from(cursor, symbol_id, 1)
     return WriteResult(n, int(stored))
 
 
@@ -92,20 +164,7 @@ def write_bars(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> WriteRe
     n = len(bars["ts_ns"])
     if n == 0:
         return WriteResult(0, 0)
-    delta = bars["ask_volume"] - bars["bid_volume"]
-    oi = bars.get("open_interest")
-    oi = np.full(n, np.nan) if oi is None else np.asarray(oi, dtype=np.float64)
-    fields = [
-        ("symbol_id", np.full(n, symbol_id, dtype=np.int32)),
-        ("res", np.full(n, res, dtype=np.int32)),
-        ("ts", copybuf.ns_to_pg_us(bars["ts_ns"])),
-        *[(name, np.asarray(bars[name], dtype=np.float64)) for name in BAR_FIELDS],
-        ("trades", np.asarray(bars["trades"], dtype=np.int32)),
-        ("delta_high", np.maximum(delta, 0.0)),
-        ("delta_low", np.minimum(delta, 0.0)),
-        ("open_interest", oi),  # NaN -> NULL in UPSERT_STAGED_BARS
-    ]
-    payload = copybuf.build(fields)
+    payload = _bar_payload(symbol_id, res, bars)
     raw_connection()
     with connection().cursor() as cursor:
         _prepare(cursor)

@@ -15,16 +15,27 @@ MD = ["default", "marketdata"]
 
 @pytest.fixture
 def es(db):
-    symbol, _ = symbol_upsert(symbol="ESU4", exchange="CME", asset_type="futures",
-                              tick_size="0.25", timezone="America/Chicago",
-                              session="17:00-16:00")
+    symbol, _ = symbol_upsert(
+        symbol="ESU4",
+        exchange="CME",
+        asset_type="futures",
+        tick_size="0.25",
+        timezone="America/Chicago",
+        session="17:00-16:00",
+    )
     return symbol
 
 
 @pytest.fixture
 def btc(db):
-    symbol, _ = symbol_upsert(symbol="BTCUSDT", exchange="BINANCE", asset_type="crypto",
-                              tick_size="0.01", timezone="UTC", session="00:00-00:00")
+    symbol, _ = symbol_upsert(
+        symbol="BTCUSDT",
+        exchange="BINANCE",
+        asset_type="crypto",
+        tick_size="0.01",
+        timezone="UTC",
+        session="00:00-00:00",
+    )
     return symbol
 
 
@@ -41,8 +52,13 @@ def api(client, feed_key, redis_client):
     def post(path: str, body, **headers):
         import orjson
 
-        return client.post(path, orjson.dumps(body), content_type="application/json",
-                           HTTP_X_API_KEY=feed_key, **headers)
+        return client.post(
+            path,
+            orjson.dumps(body),
+            content_type="application/json",
+            HTTP_X_API_KEY=feed_key,
+            **headers,
+        )
 
     return post
 
@@ -65,14 +81,25 @@ def btc_trades(shared_data) -> list[dict]:
 def es_columns(rows: list[dict]) -> dict:
     """The ES file as the column form of the ticks endpoint (N = unknown side)."""
     sides = {"B": "buy", "A": "sell", "N": None}
-    return {"symbol": "ESU4", "ts": [int(r["ts_event_ns"]) for r in rows],
-            "price": [float(r["price"]) for r in rows], "size": [float(r["size"]) for r in rows],
-            "side": [sides[r["aggressor_side"]] for r in rows],
-            # CME's sequence numbers a packet, not a trade: fills of one aggressor share it
-            "id": [f"{r['sequence']}:{r['ts_event_ns']}" for r in rows]}
+    return {
+        "symbol": "ESU4",
+        "ts": [int(r["ts_event_ns"]) for r in rows],
+        "price": [float(r["price"]) for r in rows],
+        "size": [float(r["size"]) for r in rows],
+        "side": [sides[r["aggressor_side"]] for r in rows],
+        # CME's sequence numbers a packet, not a trade: fills of one aggressor share it
+        "id": [f"{r['sequence']}:{r['ts_event_ns']}" for r in rows],
+    }
 
 
 def btc_rows(rows: list[dict]) -> list[dict]:
-    return [{"ts": int(r["trade_time_ms"]) * 1_000_000, "price": float(r["price"]),
-             "size": float(r["qty"]), "side": "sell" if r["aggressor_side"] == "S" else "buy",
-             "id": r["trade_id"]} for r in rows]
+    return [
+        {
+            "ts": int(r["trade_time_ms"]) * 1_000_000,
+            "price": float(r["price"]),
+            "size": float(r["qty"]),
+            "side": "sell" if r["aggressor_side"] == "S" else "buy",
+            "id": r["trade_id"],
+        }
+        for r in rows
+    ]

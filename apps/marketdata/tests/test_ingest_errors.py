@@ -17,10 +17,19 @@ BAR = "/api/v1/market-data/"
 BATCH = "/api/v1/market-data/batch"
 NOW_NS = time.time_ns()
 GOOD_TICK = {"ts": NOW_NS - 10**9, "price": 100.0, "size": 1.0, "side": "buy", "id": "t1"}
-GOOD_BAR = {"timestamp": "2025-11-26 21:17:14", "open": 4162.88, "high": 4162.88,
-            "low": 4162.58, "close": 4162.58, "volume": 19, "bid_volume": 15, "ask_volume": 4,
-            "number_of_trades": 3, "open_interest": None,
-            "chart_info": {"symbol": "BTCUSDT", "chart_number": 1, "seconds_per_bar": 1}}
+GOOD_BAR = {
+    "timestamp": "2025-11-26 21:17:14",
+    "open": 4162.88,
+    "high": 4162.88,
+    "low": 4162.58,
+    "close": 4162.58,
+    "volume": 19,
+    "bid_volume": 15,
+    "ask_volume": 4,
+    "number_of_trades": 3,
+    "open_interest": None,
+    "chart_info": {"symbol": "BTCUSDT", "chart_number": 1, "seconds_per_bar": 1},
+}
 
 
 def nothing_written(symbol) -> bool:
@@ -36,16 +45,19 @@ def assert_rows(response, expected: set[tuple[int, str]]):
     assert all(r["message"] for r in body["error"]["rows"])
 
 
-@pytest.mark.parametrize(("bad", "field"), [
-    ({"price": float("nan")}, "price"),
-    ({"price": "abc"}, "price"),
-    ({"size": -1}, "size"),
-    ({"size": None}, "size"),
-    ({"ts": NOW_NS + 2 * 86_400 * 10**9}, "ts"),
-    ({"ts": "yesterday"}, "ts"),
-    ({"side": "long"}, "side"),
-    ({"id": {"x": 1}}, "id"),
-])
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"price": float("nan")}, "price"),
+        ({"price": "abc"}, "price"),
+        ({"size": -1}, "size"),
+        ({"size": None}, "size"),
+        ({"ts": NOW_NS + 2 * 86_400 * 10**9}, "ts"),
+        ({"ts": "yesterday"}, "ts"),
+        ({"side": "long"}, "side"),
+        ({"id": {"x": 1}}, "id"),
+    ],
+)
 def test_it_refuses_a_batch_with_one_bad_tick(api, btc, bad, field):
     ticks = [GOOD_TICK, {**GOOD_TICK, "id": "t2", **bad}, {**GOOD_TICK, "id": "t3"}]
     # orjson cannot encode NaN; send it as the JSON token a buggy client might produce
@@ -57,19 +69,26 @@ def test_it_refuses_a_batch_with_one_bad_tick(api, btc, bad, field):
 
 
 def test_it_reports_every_bad_row_of_a_column_batch(api, btc):
-    body = {"symbol": "BTCUSDT", "ts": [NOW_NS, NOW_NS, "x"], "price": [1.0, -2.0, 1e999],
-            "size": [-1.0, 1.0, 1.0]}
+    body = {
+        "symbol": "BTCUSDT",
+        "ts": [NOW_NS, NOW_NS, "x"],
+        "price": [1.0, -2.0, 1e999],
+        "size": [-1.0, 1.0, 1.0],
+    }
     assert_rows(api(TICKS, body), {(0, "size"), (2, "ts"), (2, "price")})
     assert nothing_written(btc)
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"ticks": []}, "'symbol' is required"),
-    ({"symbol": "BTCUSDT"}, "either 'ticks'"),
-    ({"symbol": "BTCUSDT", "ticks": [1, 2]}, "must be an object"),
-    ({"symbol": "BTCUSDT", "ts": [1, 2], "price": [1.0], "size": [1, 1]}, "has 1 values"),
-    ([1, 2, 3], "JSON (or msgpack) object"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"ticks": []}, "'symbol' is required"),
+        ({"symbol": "BTCUSDT"}, "either 'ticks'"),
+        ({"symbol": "BTCUSDT", "ticks": [1, 2]}, "must be an object"),
+        ({"symbol": "BTCUSDT", "ts": [1, 2], "price": [1.0], "size": [1, 1]}, "has 1 values"),
+        ([1, 2, 3], "JSON (or msgpack) object"),
+    ],
+)
 def test_it_refuses_malformed_payloads(api, btc, body, message):
     response = api(TICKS, body)
     assert response.status_code == 400
@@ -78,8 +97,9 @@ def test_it_refuses_malformed_payloads(api, btc, body, message):
 
 
 def test_it_refuses_invalid_json(client, feed_key, btc, redis_client):
-    response = client.post(TICKS, b"{not json", content_type="application/json",
-                           HTTP_X_API_KEY=feed_key)
+    response = client.post(
+        TICKS, b"{not json", content_type="application/json", HTTP_X_API_KEY=feed_key
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_payload"
 
@@ -103,15 +123,20 @@ def test_it_refuses_oversized_bodies_with_413(api, btc, settings):
 
 def test_it_rate_limits_per_key_with_retry_after(api, client, btc, settings, db):
     settings.INGEST_RATE_PER_KEY = 3
-    statuses = [api(TICKS, {"symbol": "BTCUSDT", "ticks": [{**GOOD_TICK, "id": f"r{i}"}]})
-                for i in range(4)]
+    statuses = [
+        api(TICKS, {"symbol": "BTCUSDT", "ticks": [{**GOOD_TICK, "id": f"r{i}"}]}) for i in range(4)
+    ]
     assert [r.status_code for r in statuses] == [200, 200, 200, 429]
     limited = statuses[-1]
     assert 1 <= int(limited["Retry-After"]) <= 11
     assert limited.json()["error"]["code"] == "rate_limited"
     _, other = feedkey_create(name="other-feed")  # the limit is per key
-    response = client.post(TICKS, {"symbol": "BTCUSDT", "ticks": [{**GOOD_TICK, "id": "o"}]},
-                           content_type="application/json", HTTP_X_API_KEY=other)
+    response = client.post(
+        TICKS,
+        {"symbol": "BTCUSDT", "ticks": [{**GOOD_TICK, "id": "o"}]},
+        content_type="application/json",
+        HTTP_X_API_KEY=other,
+    )
     assert response.status_code == 200
 
 
@@ -129,13 +154,21 @@ def test_it_requires_a_valid_unrevoked_key(client, btc, feed_key, redis_client):
 
 def test_it_limits_keys_to_their_symbols_and_404s_unknown_ones(client, btc, redis_client):
     _, key = feedkey_create(name="es-only", symbols=["ES"])
-    response = client.post(TICKS, {"symbol": "BTCUSDT", "ticks": [GOOD_TICK]},
-                           content_type="application/json", HTTP_X_API_KEY=key)
+    response = client.post(
+        TICKS,
+        {"symbol": "BTCUSDT", "ticks": [GOOD_TICK]},
+        content_type="application/json",
+        HTTP_X_API_KEY=key,
+    )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "symbol_not_allowed"
     _, any_key = feedkey_create(name="any")
-    unknown = client.post(TICKS, {"symbol": "NOPE", "ticks": [GOOD_TICK]},
-                          content_type="application/json", HTTP_X_API_KEY=any_key)
+    unknown = client.post(
+        TICKS,
+        {"symbol": "NOPE", "ticks": [GOOD_TICK]},
+        content_type="application/json",
+        HTTP_X_API_KEY=any_key,
+    )
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_symbol"
     assert nothing_written(btc)
 
@@ -144,23 +177,33 @@ def test_it_auto_creates_symbols_when_the_key_allows(client, redis_client):
     from apps.marketdata.models import Symbol
 
     _, key = feedkey_create(name="crypto", auto_create_symbols=True)
-    response = client.post(TICKS, {"symbol": "ethusdt", "ticks": [GOOD_TICK]},
-                           content_type="application/json", HTTP_X_API_KEY=key)
+    response = client.post(
+        TICKS,
+        {"symbol": "ethusdt", "ticks": [GOOD_TICK]},
+        content_type="application/json",
+        HTTP_X_API_KEY=key,
+    )
     assert response.status_code == 200
     assert Symbol.objects.get(symbol="ETHUSDT").exchange == "CRYPTO"
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"high": 4162.0}, "high"),
-    ({"low": 4162.7}, "low"),
-    ({"volume": -1}, "volume"),
-    ({"bid_volume": 15, "ask_volume": 5, "volume": 19}, "bid_volume"),
-    ({"open": float("inf")}, "open"),
-    ({"timestamp": "2999-01-01 00:00:00"}, "timestamp"),
-    ({"timestamp": "26/11/2025"}, "timestamp"),
-    ({"chart_info": {"symbol": "BTCUSDT", "seconds_per_bar": 0}}, "chart_info.seconds_per_bar"),
-    ({"chart_info": {"symbol": "BTCUSDT", "seconds_per_bar": "1m"}}, "chart_info.seconds_per_bar"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"high": 4162.0}, "high"),
+        ({"low": 4162.7}, "low"),
+        ({"volume": -1}, "volume"),
+        ({"bid_volume": 15, "ask_volume": 5, "volume": 19}, "bid_volume"),
+        ({"open": float("inf")}, "open"),
+        ({"timestamp": "2999-01-01 00:00:00"}, "timestamp"),
+        ({"timestamp": "26/11/2025"}, "timestamp"),
+        ({"chart_info": {"symbol": "BTCUSDT", "seconds_per_bar": 0}}, "chart_info.seconds_per_bar"),
+        (
+            {"chart_info": {"symbol": "BTCUSDT", "seconds_per_bar": "1m"}},
+            "chart_info.seconds_per_bar",
+        ),
+    ],
+)
 def test_it_refuses_a_batch_with_one_bad_bar(api, btc, change, field):
     bad = {**GOOD_BAR, **change}
     if bad["open"] == float("inf"):

@@ -23,9 +23,13 @@ pytestmark = pytest.mark.django_db(databases=MD, transaction=True)
 
 def trades(start_ns: int, n: int, prefix: str, step_ns: int = 1_000_000) -> TickBatch:
     ts = [start_ns + i * step_ns for i in range(n)]
-    return TickBatch.from_columns(ts, [100.0 + i % 3 for i in range(n)], [1.0] * n,
-                                  [1 if i % 2 else -1 for i in range(n)],
-                                  [f"{prefix}{i}" for i in range(n)])
+    return TickBatch.from_columns(
+        ts,
+        [100.0 + i % 3 for i in range(n)],
+        [1.0] * n,
+        [1 if i % 2 else -1 for i in range(n)],
+        [f"{prefix}{i}" for i in range(n)],
+    )
 
 
 @sync_to_async
@@ -39,9 +43,11 @@ def ingest(symbol, batch):
 
 
 async def connect(user=None, **scope) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(application, "/ws/market/",
-                                 headers=[(b"origin", b"http://localhost"),
-                                          (b"host", b"localhost")])
+    comm = WebsocketCommunicator(
+        application,
+        "/ws/market/",
+        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")],
+    )
     if user is not None:
         comm.scope["user"] = user
     connected, _ = await comm.connect()
@@ -113,8 +119,9 @@ def test_it_announces_bar_closes_for_the_subscribed_timeframe(redis_client):
 
 
 def test_it_refuses_anonymous_and_private_subscriptions(redis_client, settings):
-    symbol_upsert(symbol="PRIV", exchange="T", asset_type="stocks", tick_size="0.01",
-                  is_public=False)
+    symbol_upsert(
+        symbol="PRIV", exchange="T", asset_type="stocks", tick_size="0.01", is_public=False
+    )
     symbol_upsert(symbol="PUB", exchange="T", asset_type="stocks", tick_size="0.01")
 
     async def scenario():
