@@ -14,8 +14,8 @@ from apps.accounts.tests.factories import UserFactory
 from apps.marketdata import broadcast
 from apps.marketdata.ingest.ticks import ingest_ticks
 from apps.marketdata.services import symbol_upsert
-from apps.marketdata.ticks import TickBatch
 from apps.marketdata.tests.conftest import MD
+from apps.marketdata.ticks import TickBatch
 from tradeflow.asgi import application
 
 pytestmark = pytest.mark.django_db(databases=MD, transaction=True)
