@@ -7,8 +7,8 @@ Every feed (HTTP, .scid import, CSV import, replay, Binance, the demo simulator)
 * a trade (time and id) seen twice in one batch keeps the later row; a trade already
   stored (same symbol, time and id) is skipped, so replays are harmless;
 * a missing side is classified by the tick rule against the previous trade (the last
-  stored one before the batch, then the batch in time order), and the result counts how
-  many sides were inferred.
+  stored one before the batch, then the batch in time order; with no history the first
+  trade counts as a buy), and the result counts how many sides were inferred.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 from django.conf import settings
 
 from apps.marketdata import broadcast
+from apps.marketdata.analytics.orderflow.aggressor import classify_aggressor
 from apps.marketdata.ingest.errors import InvalidRows, PayloadError, RowError, TooLarge
 from apps.marketdata.store import db, sql, writes
 from apps.marketdata.ticks import BUY, SELL, UNKNOWN, TickBatch
@@ -238,31 +239,6 @@ def dedupe_in_batch(batch: TickBatch) -> TickBatch:
     return batch if len(keep) == len(batch) else batch.take(keep)
 
 
-def tick_rule(
-    price: np.ndarray, side: np.ndarray, prev_price: float | None, prev_side: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fill UNKNOWN sides: uptick = buy, downtick = sell, unchanged = previous side.
-
-    The first trade with no previous trade or direction counts as a buy (documented choice:
-    without history there is no better guess). Returns (sides, inferred mask).
-    """
-    inferred = side == UNKNOWN
-    if not inferred.any():
-        return side, inferred
-    previous = np.empty_like(price)
-    previous[0] = price[0] if prev_price is None else prev_price
-    previous[1:] = price[:-1]
-    direction = np.sign(price - previous).astype(np.int8)
-    # a known side also sets the "previous classification" for later unchanged prices
-    known = np.where(inferred, direction, side)
-    known[0] = known[0] or prev_side or BUY
-    # forward-fill zeros (unchanged price) with the last non-zero classification
-    idx = np.where(known != 0, np.arange(len(known)), 0)
-    np.maximum.accumulate(idx, out=idx)
-    filled = known[idx]
-    return np.where(inferred, filled, side).astype(np.int8), inferred
-
-
 def _previous_trade(symbol_id: int, first_ts_ns: int) -> tuple[float | None, int]:
     with db.connection().cursor() as cursor:
         cursor.execute(
@@ -291,7 +267,9 @@ def ingest_ticks(symbol, batch: TickBatch, *, publish: bool = True) -> TickInges
     with db.atomic():
         if len(batch) and (batch.side == UNKNOWN).any():
             prev_price, prev_side = _previous_trade(symbol.id, int(batch.ts_ns[0]))
-            sides, inferred = tick_rule(batch.price, batch.side, prev_price, prev_side)
+            inferred = batch.side == UNKNOWN
+            sides = classify_aggressor(batch.price, batch.side, prev_price=prev_price,
+                                       prev_side=prev_side)
             batch = TickBatch(batch.ts_ns, batch.price, batch.size, sides, batch.trade_id)
         result = writes.write_ticks(symbol.id, batch, inferred)
         if publish and result.stored:
