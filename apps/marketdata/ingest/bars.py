@@ -184,3 +184,45 @@ def ingest_bars(symbol, batch: SierraBatch, *, publish: bool = True) -> int:
             finest = min(last)
             db.on_commit(lambda: broadcast.publish_bar(symbol.symbol, finest, last[finest]))
     return stored
+
+
+def validate_bar_columns(bars: dict[str, np.ndarray]) -> None:
+    """The bar rules of SPEC section 3 over column arrays (imports): raise InvalidRows."""
+    errors: list[RowError] = []
+    fields = (*PRICE_FIELDS, *VOLUME_FIELDS)
+    for field in fields:
+        for index in np.flatnonzero(~np.isfinite(bars[field])):
+            errors.append(RowError(int(index), field, f"{field} must be finite"))
+    for field in VOLUME_FIELDS:
+        for index in np.flatnonzero(bars[field] < 0):
+            errors.append(RowError(int(index), field, f"{field} must not be negative"))
+    o, h, lo, c = (bars[f] for f in PRICE_FIELDS)
+    for index in np.flatnonzero(h < np.maximum(o, c)):
+        errors.append(RowError(int(index), "high", "high < max(open, close)"))
+    for index in np.flatnonzero(lo > np.minimum(o, c)):
+        errors.append(RowError(int(index), "low", "low > min(open, close)"))
+    excess = bars["bid_volume"] + bars["ask_volume"] - bars["volume"]
+    for index in np.flatnonzero(excess > np.maximum(1e-6, 1e-9 * bars["volume"])):
+        errors.append(RowError(int(index), "bid_volume", "bid_volume + ask_volume > volume"))
+    future = (time.time() + FUTURE_LIMIT_S) * 1e9
+    for index in np.flatnonzero(bars["ts_ns"] > future):
+        errors.append(
+            RowError(int(index), "timestamp", "timestamp is more than 1 day in the future")
+        )
+    if errors:
+        raise InvalidRows(errors, total=len(bars["ts_ns"]))
+
+
+def ingest_bar_columns(
+    symbol, res: int, bars: dict[str, np.ndarray], *, publish: bool = False
+) -> int:
+    """Validate and store imported bars of ``res`` seconds (.scid, OHLCV CSV), atomically."""
+    if not 1 <= res <= MAX_SECONDS_PER_BAR:
+        raise InvalidRows([RowError(0, "seconds_per_bar", "unknown timeframe")])
+    validate_bar_columns(bars)
+    with db.atomic():
+        stored = writes.write_bars(symbol.id, res, bars).stored
+        if publish and stored:
+            last = {k: v[-1:] for k, v in bars.items()}
+            db.on_commit(lambda: broadcast.publish_bar(symbol.symbol, res, last))
+    return stored

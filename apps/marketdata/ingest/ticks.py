@@ -229,8 +229,10 @@ def dedupe_in_batch(batch: TickBatch) -> TickBatch:
     if not has_id.any():
         return batch
     # PostgreSQL keeps microseconds, so the store's key is (microsecond, id)
-    ids = np.char.add(np.char.add((batch.ts_ns[has_id] // 1000).astype(str), "|"),
-                      batch.trade_id[has_id].astype(str))
+    ids = np.char.add(
+        np.char.add((batch.ts_ns[has_id] // 1000).astype(str), "|"),
+        batch.trade_id[has_id].astype(str),
+    )
     positions = np.flatnonzero(has_id)
     # np.unique on the reversed ids finds each id's last occurrence
     _, first_in_reversed = np.unique(ids[::-1], return_index=True)
@@ -268,8 +270,9 @@ def ingest_ticks(symbol, batch: TickBatch, *, publish: bool = True) -> TickInges
         if len(batch) and (batch.side == UNKNOWN).any():
             prev_price, prev_side = _previous_trade(symbol.id, int(batch.ts_ns[0]))
             inferred = batch.side == UNKNOWN
-            sides = classify_aggressor(batch.price, batch.side, prev_price=prev_price,
-                                       prev_side=prev_side)
+            sides = classify_aggressor(
+                batch.price, batch.side, prev_price=prev_price, prev_side=prev_side
+            )
             batch = TickBatch(batch.ts_ns, batch.price, batch.size, sides, batch.trade_id)
         result = writes.write_ticks(symbol.id, batch, inferred)
         if publish and result.stored:
