@@ -72,6 +72,10 @@ def _probe_services() -> list[str]:
 
 
 def pytest_sessionstart(session):
+    from django.conf import settings
+
+    if not settings.configured:  # e.g. `-p no:django` for the pure-library suites
+        return
     _unavailable.extend(_probe_services())
     if _unavailable and CI:
         pytest.exit(

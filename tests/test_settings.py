@@ -54,8 +54,11 @@ def test_it_parses_database_urls():
 
 
 def _manage(*args, extra_env):
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith("TRADEFLOW_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TRADEFLOW_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

@@ -14,4 +14,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("apps.accounts.api.urls")),
     path("api/v1/", include("apps.marketdata.api.urls")),
+    path("api/v1/", include("apps.charts.api.urls")),
+    path("", include("apps.charts.urls")),
 ]

@@ -58,7 +58,8 @@ class MarketConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         if not self._authenticated() and not settings.ALLOW_ANONYMOUS_MARKET_DATA:
             self.auth_timer = asyncio.get_running_loop().call_later(
-                AUTH_TIMEOUT_S, lambda: asyncio.ensure_future(self._auth_expired()))
+                AUTH_TIMEOUT_S, lambda: asyncio.ensure_future(self._auth_expired())
+            )
 
     def _authenticated(self) -> bool:
         return bool(self.user and self.user.is_authenticated and self.user.is_active)
@@ -129,8 +130,7 @@ class MarketConsumer(AsyncJsonWebsocketConsumer):
             self.subscriptions[symbol] = {"timeframe": tf, "bucket": None}
             accepted.append(symbol)
         if accepted:
-            await self.send_json({"type": "subscribed", "symbols": accepted,
-                                  "timeframe": tf.name})
+            await self.send_json({"type": "subscribed", "symbols": accepted, "timeframe": tf.name})
 
     async def _unsubscribe(self, symbols: list[str]):
         removed = []
@@ -155,9 +155,13 @@ class MarketConsumer(AsyncJsonWebsocketConsumer):
             previous = sub["bucket"]
             if previous is not None and bucket > previous:
                 # the bar that was current when the last message came is now closed
-                await self.send_json({"type": "bar", "symbol": symbol,
-                                      "timeframe": sub["timeframe"].name,
-                                      "data": {"time": previous // 1000, "closed": True}})
+                await self.send_json(
+                    {
+                        "type": "bar",
+                        "symbol": symbol,
+                        "timeframe": sub["timeframe"].name,
+                        "data": {"time": previous // 1000, "closed": True},
+                    }
+                )
             sub["bucket"] = bucket if previous is None else max(previous, bucket)
-        await self.send_json({"type": "tick", "symbol": symbol, "seq": event["seq"],
-                              "data": data})
+        await self.send_json({"type": "tick", "symbol": symbol, "seq": event["seq"], "data": data})

@@ -167,6 +167,18 @@ def _fast_numeric(values: list, dtype) -> np.ndarray | None:
     return array
 
 
+_FAST_SIDES = {"buy": BUY, "sell": SELL, None: UNKNOWN}
+
+
+def _fast_sides(values: list) -> np.ndarray | None:
+    """The common spellings in one C-level pass; None means "take the careful path"."""
+    try:
+        sides = np.array([_FAST_SIDES.get(v, 99) for v in values], dtype=np.int8)
+    except TypeError:  # an unhashable value (object, list)
+        return None
+    return None if (sides == 99).any() else sides
+
+
 def _to_batch(columns: dict[str, list], n: int, tz: ZoneInfo) -> TickBatch:
     errors: list[RowError] = []
     ts_raw = columns["ts"]
@@ -186,11 +198,19 @@ def _to_batch(columns: dict[str, list], n: int, tz: ZoneInfo) -> TickBatch:
                 count=n,
             )
         numbers[field] = array
-    side = np.fromiter(
-        (_parse_side(v, i, errors) for i, v in enumerate(columns["side"])), dtype=np.int8, count=n
-    )
+    side = _fast_sides(columns["side"])
+    if side is None:
+        side = np.fromiter(
+            (_parse_side(v, i, errors) for i, v in enumerate(columns["side"])),
+            dtype=np.int8,
+            count=n,
+        )
     ids = np.empty(n, dtype=object)
-    ids[:] = [_parse_id(v, i, errors) for i, v in enumerate(columns["id"])]
+    raw_ids = columns["id"]
+    if all(type(v) is str and 0 < len(v) <= 64 for v in raw_ids):
+        ids[:] = raw_ids
+    else:
+        ids[:] = [_parse_id(v, i, errors) for i, v in enumerate(raw_ids)]
     batch = TickBatch(ts, numbers["price"], numbers["size"], side, ids)
     validate(batch, errors)
     return batch
@@ -225,9 +245,11 @@ def dedupe_in_batch(batch: TickBatch) -> TickBatch:
     A trade's key is (time, id), the store's key: some feeds number the fills of one
     aggressor order with one id (CME's sequence), so the id alone is not unique.
     """
-    has_id = np.fromiter((v is not None for v in batch.trade_id), dtype=bool, count=len(batch))
+    has_id = ~np.equal(batch.trade_id, None)
     if not has_id.any():
         return batch
+    if has_id.all() and len(set(batch.trade_id.tolist())) == len(batch):
+        return batch  # distinct ids: nothing can repeat
     # PostgreSQL keeps microseconds, so the store's key is (microsecond, id)
     ids = np.char.add(
         np.char.add((batch.ts_ns[has_id] // 1000).astype(str), "|"),

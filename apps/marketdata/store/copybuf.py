@@ -50,26 +50,25 @@ def build(fields: list[tuple[str, np.ndarray]], text: np.ndarray | None = None) 
     if text is None:
         return HEADER + rows.tobytes() + TRAILER
 
-    is_null = np.fromiter((value is None for value in text), dtype=bool, count=n)
-    encoded = np.array(["" if v is None else v for v in text], dtype=object)
-    as_bytes = np.char.encode(encoded.astype(str), "utf-8") if n else np.array([], dtype="S1")
+    is_null = np.equal(text, None)
+    filled = np.where(is_null, "", text)
+    try:
+        as_bytes = filled.astype("S")  # ASCII ids (the usual case) convert in C
+    except UnicodeEncodeError:
+        as_bytes = np.array([value.encode() for value in filled], dtype="S")
+    width = max(as_bytes.dtype.itemsize, 1)
     lengths = np.char.str_len(as_bytes).astype(np.int64) if n else np.zeros(0, np.int64)
-    width = max(int(lengths.max()) if n else 0, 1)
     id_matrix = np.frombuffer(as_bytes.astype(f"S{width}").tobytes(), dtype=np.uint8)
     id_matrix = id_matrix.reshape(n, width)
 
+    # One padded row per trade (fixed fields, text length word, text bytes), then one
+    # boolean compress drops the padding.
     fixed = rows.view(np.uint8).reshape(n, rows.dtype.itemsize)
-    fixed_w = rows.dtype.itemsize + 4  # plus the text length word
-    payload = np.where(is_null, 0, lengths)
-    row_sizes = fixed_w + payload
-    starts = np.zeros(n, dtype=np.int64)
-    np.cumsum(row_sizes[:-1], out=starts[1:])
-    out = np.empty(int(row_sizes.sum()), dtype=np.uint8)
-
-    out[starts[:, None] + np.arange(rows.dtype.itemsize)] = fixed
-    length_word = np.where(is_null, -1, lengths).astype(">i4").view(np.uint8).reshape(n, 4)
-    out[(starts + rows.dtype.itemsize)[:, None] + np.arange(4)] = length_word
-    mask = np.arange(width)[None, :] < payload[:, None]
-    positions = (starts + fixed_w)[:, None] + np.arange(width)
-    out[positions[mask]] = id_matrix[mask]
-    return HEADER + out.tobytes() + TRAILER
+    fixed_w = rows.dtype.itemsize + 4
+    padded = np.empty((n, fixed_w + width), dtype=np.uint8)
+    padded[:, : rows.dtype.itemsize] = fixed
+    length_word = np.where(is_null, -1, lengths).astype(">i4")
+    padded[:, rows.dtype.itemsize : fixed_w] = length_word.view(np.uint8).reshape(n, 4)
+    padded[:, fixed_w:] = id_matrix
+    keep = np.arange(fixed_w + width)[None, :] < (fixed_w + np.where(is_null, 0, lengths))[:, None]
+    return HEADER + padded[keep].tobytes() + TRAILER

@@ -59,11 +59,28 @@ COPY_STAGE_BARS = (
 )
 # Staging tables empty themselves at commit; clearing them again also covers several
 # writes inside one outer transaction (an import, or a test).
+COPY_BARS = (
+    "COPY md_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume, "
+    "ask_volume, trades, delta_high, delta_low, open_interest) FROM STDIN BINARY"
+)
 CLEAR_STAGING = (
     "DELETE FROM stage_ticks; DELETE FROM stage_bars; DELETE FROM stage_fp; DELETE FROM touched"
 )
 
 # --- ticks -------------------------------------------------------------------------------
+# Writers of one symbol take turns (per-transaction advisory lock): rollups read what the
+# previous writer committed, so concurrent batches for the same second never overwrite
+# each other's bars. Different symbols proceed in parallel.
+LOCK_SYMBOL = "SELECT pg_advisory_xact_lock(7437, %(symbol_id)s)"
+# The usual case, new trades: straight into the table (a duplicate aborts this COPY and
+# the caller falls back to staging + ON CONFLICT).
+COPY_TICKS = (
+    "COPY md_ticks (symbol_id, ts, price, size, side, inferred, trade_id) FROM STDIN BINARY"
+)
+TOUCH_SECONDS = """
+INSERT INTO touched (bucket) SELECT DISTINCT unnest(%(buckets)s::timestamptz[])
+ON CONFLICT DO NOTHING
+"""
 # Insert staged ticks, skipping ones already stored (same symbol, time and trade id), and
 # remember which seconds received new trades. Returns (inserted ticks, touched seconds).
 INSERT_TICKS = """

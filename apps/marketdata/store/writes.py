@@ -12,11 +12,13 @@ write wins), then roll up to every standard resolution they divide.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
+import psycopg
 
 from apps.marketdata.store import aggregate, copybuf, sql
-from apps.marketdata.store.db import connection, raw_connection
+from apps.marketdata.store.db import atomic, connection, raw_connection
 from apps.marketdata.ticks import TickBatch
 
 # Rollup levels the store maintains above any written resolution.
@@ -94,7 +96,7 @@ def _bar_payload(
 
 
 def _rollups_fast(cursor, symbol_id: int, batch: TickBatch) -> None:
-    """Every staged trade was new: aggregate the batch in numpy. Seconds that already had
+    """Every trade of the batch was new: aggregate it in numpy. Seconds that already had
     trades are rebuilt in SQL; footprint rows are sums, so the batch's are added."""
     cursor.execute(sql.SECONDS_WITH_BARS, {"symbol_id": symbol_id})
     known = [row[0] for row in cursor.fetchall()]
@@ -104,13 +106,12 @@ def _rollups_fast(cursor, symbol_id: int, batch: TickBatch) -> None:
         fresh = ~np.isin(seconds["ts_ns"], known_ns)
         seconds = {k: v[fresh] for k, v in seconds.items()}
         cursor.execute(sql.ROLLUP_TICKS_TO_1S_FOR, {"symbol_id": symbol_id, "buckets": known})
-    if len(seconds["ts_ns"]):
+    if len(seconds["ts_ns"]):  # no bar exists for these seconds, and the symbol is locked
         _copy(
             cursor,
-            sql.COPY_STAGE_BARS,
+            sql.COPY_BARS,
             _bar_payload(symbol_id, 1, seconds, seconds["delta_high"], seconds["delta_low"]),
         )
-        cursor.execute(sql.UPSERT_STAGED_BARS)
     rows = aggregate.footprint_rows(batch)
     n = len(rows["ts_ns"])
     _copy(
@@ -130,6 +131,16 @@ def _rollups_fast(cursor, symbol_id: int, batch: TickBatch) -> None:
     cursor.execute(sql.ADD_STAGED_FOOTPRINT)
 
 
+def _copy_new_ticks(cursor, payload: bytes) -> bool:
+    """COPY straight into md_ticks inside a savepoint; False if a trade was already there."""
+    try:
+        with atomic():  # a savepoint: a unique violation rolls back this COPY only
+            _copy(cursor, sql.COPY_TICKS, payload)
+    except psycopg.errors.UniqueViolation:
+        return False
+    return True
+
+
 def write_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> WriteResult:
     """Store trades (already validated, deduplicated and classified) and their rollups."""
     n = len(batch)
@@ -137,17 +148,24 @@ def write_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> Write
         return WriteResult(0, 0)
     payload = _tick_payload(symbol_id, batch, inferred)
     raw_connection()  # make sure Django opened the connection
+    params = {"symbol_id": symbol_id}
     with connection().cursor() as cursor:
+        cursor.execute(sql.LOCK_SYMBOL, params)
         _prepare(cursor)
-        _copy(cursor, sql.COPY_STAGE_TICKS, payload)
-        cursor.execute(sql.INSERT_TICKS)
-        stored, touched = cursor.fetchone()
-        if not touched:
-            return WriteResult(n, int(stored))
-        params = {"symbol_id": symbol_id}
-        if stored == n:
+        if _copy_new_ticks(cursor, payload):
+            stored = n
+            seconds = np.unique(batch.ts_ns // 1_000_000_000)
+            cursor.execute(
+                sql.TOUCH_SECONDS,
+                {"buckets": [datetime.fromtimestamp(int(s), tz=UTC) for s in seconds]},
+            )
             _rollups_fast(cursor, symbol_id, batch)
-        else:  # a partial replay: rebuild the touched seconds and minutes from storage
+        else:  # some trades were stored before: insert the rest, rebuild from storage
+            _copy(cursor, sql.COPY_STAGE_TICKS, payload)
+            cursor.execute(sql.INSERT_TICKS)
+            stored, touched = cursor.fetchone()
+            if not touched:
+                return WriteResult(n, int(stored))
             cursor.execute(sql.ROLLUP_TICKS_TO_1S, params)
             cursor.execute(sql.ROLLUP_TICKS_TO_FOOTPRINT, params)
         cursor.execute(sql.REGISTER_SERIES, {"symbol_id": symbol_id, "res": 1})
@@ -167,6 +185,7 @@ def write_bars(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> WriteRe
     payload = _bar_payload(symbol_id, res, bars)
     raw_connection()
     with connection().cursor() as cursor:
+        cursor.execute(sql.LOCK_SYMBOL, {"symbol_id": symbol_id})
         _prepare(cursor)
         _copy(cursor, sql.COPY_STAGE_BARS, payload)
         cursor.execute(sql.UPSERT_STAGED_BARS)

@@ -1,0 +1,3 @@
+"""Workspace/chart/drawing API routes (DRF, for mobile)."""
+
+urlpatterns: list = []

@@ -1,0 +1,4 @@
+"""Chart pages and workspace HTML routes."""
+
+app_name = "charts"
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Indicator API routes (SPEC section 4)."""
+
+urlpatterns: list = []
