@@ -117,6 +117,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Per-process memo caches must not leak rows of rolled-back test transactions."""
+    from apps.marketdata.selectors import forget_cached_symbols
+    from apps.marketdata.store.reads import forget_resolutions
+
+    forget_cached_symbols()
+    forget_resolutions()
+    yield
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.exists():

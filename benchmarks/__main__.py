@@ -28,11 +28,12 @@ def registry() -> dict:
     for name in MODULES:
         try:
             module = importlib.import_module(name)
+            found.update(module.BENCHMARKS)
         except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        found.update(module.BENCHMARKS)
+            if exc.name != name:
+                raise
+        except Exception as exc:  # one broken module must not hide the others
+            print(f"warning: {name} could not be loaded: {exc!r}", file=sys.stderr)
     return found
 
 

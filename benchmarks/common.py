@@ -95,11 +95,29 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(env: dict):
-    """daphne serving the benchmark settings on a free loopback port."""
+def server(env: dict, kind: str = "wsgi"):
+    """The benchmark settings served on a free loopback port, the way production serves
+    them: HTTP by gunicorn (threaded WSGI), WebSockets by daphne (``kind="asgi"``)."""
     port = free_port()
-    proc = subprocess.Popen(
-        [
+    if kind == "wsgi":
+        argv = [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--log-level",
+            "warning",
+            "tradeflow.wsgi:application",
+        ]
+    else:
+        argv = [
             PYTHON,
             "-m",
             "daphne",
@@ -110,10 +128,8 @@ def server(env: dict):
             "--verbosity",
             "0",
             "tradeflow.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+        ]
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -145,14 +161,15 @@ class Client:
 
 
 def peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
-    """Sample the resident memory of a process (and its children) until ``stop``."""
+    """Sample the resident memory of a server process and its workers until ``stop``."""
     import psutil
 
     proc = psutil.Process(pid)
     peak = 0
     while not stop.is_set():
         try:
-            rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children())
+            # the largest single server process (gunicorn: a worker; daphne: itself)
+            rss = max([proc.memory_info().rss] + [c.memory_info().rss for c in proc.children()])
         except psutil.Error:
             break
         peak = max(peak, rss)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.db.models import Q, QuerySet
 
 from apps.marketdata.models import Symbol
@@ -23,3 +25,27 @@ def symbol_get(code: str) -> Symbol | None:
         sym, _, exchange = code.partition(":")
         return Symbol.objects.filter(symbol=sym, exchange=exchange).first()
     return Symbol.objects.filter(symbol=code).order_by("id").first()
+
+
+_CACHE_SECONDS = 5.0
+_symbol_cache: dict[str, tuple[float, Symbol | None]] = {}
+
+
+def symbol_get_cached(code: str) -> Symbol | None:
+    """``symbol_get`` memoised per process for a few seconds: the hot read paths (bars API,
+    ingestion) look the same symbols up thousands of times a minute. Admin edits show up
+    within ``_CACHE_SECONDS``."""
+    key = (code or "").strip().upper()
+    now = time.monotonic()
+    hit = _symbol_cache.get(key)
+    if hit and now - hit[0] < _CACHE_SECONDS:
+        return hit[1]
+    symbol = symbol_get(key)
+    if len(_symbol_cache) > 10_000:
+        _symbol_cache.clear()
+    _symbol_cache[key] = (now, symbol)
+    return symbol
+
+
+def forget_cached_symbols() -> None:
+    _symbol_cache.clear()

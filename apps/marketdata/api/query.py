@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.views import APIView
@@ -11,7 +12,7 @@ from rest_framework.views import APIView
 from apps.accounts.api.errors import ApiError
 from apps.marketdata.api.ingest import json_response
 from apps.marketdata.api.views import MarketDataReadPermission
-from apps.marketdata.selectors import symbol_get
+from apps.marketdata.selectors import symbol_get_cached
 from apps.marketdata.store import reads
 from apps.marketdata.timeframes import TimeframeError, parse
 
@@ -36,7 +37,7 @@ def parse_time(value: str | None, name: str) -> datetime | None:
 
 def visible_symbol(request, code: str):
     """The symbol if this caller may read it, else a 404 (private ones are invisible)."""
-    symbol = symbol_get(code)
+    symbol = symbol_get_cached(code)
     user = request.user
     staff = bool(user and user.is_authenticated and user.is_staff)
     if symbol is None or not (symbol.is_public or staff) or (not symbol.is_active and not staff):
@@ -45,13 +46,13 @@ def visible_symbol(request, code: str):
 
 
 def bars_payload(symbol, tf, columns) -> dict:
-    times = [int(ts.timestamp()) for ts in columns["ts"]]
+    times = columns["time"]
+    stamps = np.char.add(np.datetime_as_string(times.astype("datetime64[s]"), unit="s"), "Z")
     names = ("open", "high", "low", "close", "volume", "bid_volume", "ask_volume")
     lists = [columns[n].tolist() for n in names]
-    trades = columns["trades"].astype("int64").tolist() if len(times) else []
     bars = [
         {
-            "timestamp": datetime.fromtimestamp(t, tz=UTC).isoformat().replace("+00:00", "Z"),
+            "timestamp": stamp,
             "time": t,
             "open": o,
             "high": h,
@@ -60,9 +61,11 @@ def bars_payload(symbol, tf, columns) -> dict:
             "volume": v,
             "bid_volume": bv,
             "ask_volume": av,
-            "number_of_trades": n,
+            "number_of_trades": int(n),
         }
-        for t, o, h, lo, c, v, bv, av, n in zip(times, *lists, trades, strict=True)
+        for stamp, t, o, h, lo, c, v, bv, av, n in zip(
+            stamps.tolist(), times.tolist(), *lists, columns["trades"].tolist(), strict=True
+        )
     ]
     return {
         "symbol": symbol.symbol,

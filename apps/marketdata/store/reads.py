@@ -8,6 +8,7 @@ opens Sunday 17:00 America/Chicago is Monday's bar and starts at that instant.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,7 +39,7 @@ COLUMNS = (
 # Aggregate source rows into buckets. {bucket} is one of the two allow-listed
 # expressions below; every other value is a bound parameter.
 _AGGREGATE = """
-SELECT {bucket} AS b,
+SELECT extract(epoch FROM {bucket})::bigint AS b,
        (array_agg(open ORDER BY ts))[1], max(high), min(low),
        (array_agg(close ORDER BY ts DESC))[1], sum(volume), sum(bid_volume),
        sum(ask_volume), sum(trades)::bigint,
@@ -107,10 +108,31 @@ class Session:
         return (self.start + offset) % timedelta(hours=1) == timedelta(0)
 
 
-def resolutions(symbol_id: int) -> list[int]:
+_resolution_cache: dict[int, tuple[float, list[int]]] = {}
+RESOLUTION_CACHE_SECONDS = 2.0
+
+
+def resolutions(symbol_id: int, *, fresh: bool = False) -> list[int]:
+    """Stored resolutions of a symbol. They change only when a new kind of data arrives,
+    so the answer is memoised per process for a couple of seconds."""
+    now = time.monotonic()
+    hit = _resolution_cache.get(symbol_id)
+    if hit and not fresh and now - hit[0] < RESOLUTION_CACHE_SECONDS:
+        return hit[1]
     with connection().cursor() as cursor:
         cursor.execute(sql.SERIES_FOR_SYMBOL, {"symbol_id": symbol_id})
-        return [row[0] for row in cursor.fetchall()]
+        found = [row[0] for row in cursor.fetchall()]
+    if found:  # a symbol without data yet is asked again next time
+        _resolution_cache[symbol_id] = (now, found)
+    return found
+
+
+def forget_resolutions(symbol_id: int | None = None) -> None:
+    """Drop memoised resolutions (after a write in this process, or in tests)."""
+    if symbol_id is None:
+        _resolution_cache.clear()
+    else:
+        _resolution_cache.pop(symbol_id, None)
 
 
 def source_resolution(available: list[int], tf: Timeframe, session: Session | None) -> int | None:
@@ -127,23 +149,51 @@ def source_resolution(available: list[int], tf: Timeframe, session: Session | No
 
 
 def _rows_to_columns(rows: list[tuple]) -> dict[str, np.ndarray]:
+    """Rows (epoch seconds first; the SQL converts, parsing timestamps in Python is slow)
+    -> numpy columns, with ``time`` (int64 epoch s) and ``ts`` (UTC datetimes)."""
     if not rows:
-        return {name: np.array([]) for name in COLUMNS} | {"ts": np.array([], dtype=object)}
+        empty = {name: np.array([]) for name in COLUMNS}
+        return empty | {"ts": np.array([], dtype=object), "time": np.array([], dtype=np.int64)}
     columns = list(zip(*rows, strict=True))
-    out = {"ts": np.array(columns[0], dtype=object)}
+    times = np.asarray(columns[0], dtype=np.int64)
+    out = {
+        "time": times,
+        "ts": np.array([datetime.fromtimestamp(t, tz=UTC) for t in columns[0]], dtype=object),
+    }
     for name, values in zip(COLUMNS[1:], columns[1:], strict=True):
         out[name] = np.asarray(values, dtype=np.float64)
     return out
 
 
-def bars(
-    symbol, tf: Timeframe, *, limit: int, start: datetime | None = None, end: datetime | None = None
-) -> dict[str, np.ndarray]:
-    """The newest ``limit`` bars in ``[start, end)``, oldest first, as numpy columns."""
+@dataclass(frozen=True)
+class BarsPlan:
+    """The one SQL statement that answers a bars request, and how to trim its rows."""
+
+    query: str
+    params: dict
+    aggregated: bool
+    limit: int
+
+
+SIMPLE_BARS = (
+    f"SELECT extract(epoch FROM ts)::bigint, {sql.BAR_COLUMNS.removeprefix('ts, ')} "
+    f"FROM ({sql.SOURCE_BARS_DESC}) s ORDER BY ts"
+)
+
+
+def plan_bars(
+    symbol,
+    tf: Timeframe,
+    available: list[int],
+    *,
+    limit: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> BarsPlan | None:
     session = Session.of(symbol)
-    res = source_resolution(resolutions(symbol.id), tf, session)
+    res = source_resolution(available, tf, session)
     if res is None:
-        return _rows_to_columns([])
+        return None
     limit = max(1, min(limit, MAX_BARS))
     per_bar = max(1, tf.seconds // res)
     params = {
@@ -157,21 +207,33 @@ def bars(
     }
     if tf.is_session:
         params |= session.params()
-        query = AGGREGATE_WEEK if tf.name == "1w" else AGGREGATE_DAY
-        params["n"] = (limit + 1) * per_bar * 2  # sessions may have gaps; trimmed below
-    elif res == tf.seconds:
-        query = f"SELECT * FROM ({sql.SOURCE_BARS_DESC}) s ORDER BY ts"
-    else:
-        query = AGGREGATE_INTRADAY
-    with connection().cursor() as cursor:
-        cursor.execute(query, params)
-        rows = cursor.fetchall()
-    if res != tf.seconds and rows:
+        params["n"] *= 2  # sessions have gaps (weekends, breaks); trimmed to `limit` after
+        return BarsPlan(AGGREGATE_WEEK if tf.name == "1w" else AGGREGATE_DAY, params, True, limit)
+    if res == tf.seconds:
+        return BarsPlan(SIMPLE_BARS, params, False, limit)
+    return BarsPlan(AGGREGATE_INTRADAY, params, True, limit)
+
+
+def trim(plan: BarsPlan, rows: list[tuple]) -> list[tuple]:
+    if plan.aggregated and rows:
         # When the row limit was reached the oldest bucket may be missing rows: drop it.
-        if sum(row[-1] for row in rows) >= params["n"]:
+        if sum(row[-1] for row in rows) >= plan.params["n"]:
             rows = rows[1:]
         rows = [row[:-1] for row in rows]
-    return _rows_to_columns(rows[-limit:])
+    return rows[-plan.limit :]
+
+
+def bars(
+    symbol, tf: Timeframe, *, limit: int, start: datetime | None = None, end: datetime | None = None
+) -> dict[str, np.ndarray]:
+    """The newest ``limit`` bars in ``[start, end)``, oldest first, as numpy columns."""
+    plan = plan_bars(symbol, tf, resolutions(symbol.id), limit=limit, start=start, end=end)
+    if plan is None:
+        return _rows_to_columns([])
+    with connection().cursor() as cursor:
+        cursor.execute(plan.query, plan.params)
+        rows = cursor.fetchall()
+    return _rows_to_columns(trim(plan, rows))
 
 
 def last_trade(symbol_id: int) -> tuple[datetime, float] | None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import numpy as np
 import psycopg
 
-from apps.marketdata.store import aggregate, copybuf, sql
+from apps.marketdata.store import aggregate, copybuf, reads, sql
 from apps.marketdata.store.db import atomic, connection, raw_connection
 from apps.marketdata.ticks import TickBatch
 
@@ -49,6 +49,7 @@ def _copy(cursor, statement: str, payload: bytes) -> None:
 
 def _rollup_from(cursor, symbol_id: int, res: int) -> None:
     """Roll the touched buckets at ``res`` up through every standard level above it."""
+    reads.forget_resolutions(symbol_id)
     src = res
     for dst in ROLLUPS:
         if dst <= src or dst % src:
