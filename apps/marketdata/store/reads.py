@@ -18,7 +18,8 @@ from apps.marketdata.store import sql
 from apps.marketdata.store.db import connection
 from apps.marketdata.timeframes import Timeframe
 
-MAX_BARS = 20_000  # the chart keeps at most 20k bars per series (DESIGN)
+MAX_BARS = 20_000
+DAILY = 86_400  # the chart keeps at most 20k bars per series (DESIGN)
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
 
@@ -143,6 +144,8 @@ def source_resolution(available: list[int], tf: Timeframe, session: Session | No
         candidates = [
             r for r in available if r <= 3600 and (r < 3600 or hourly_ok) and 3600 % r == 0
         ]
+        if not candidates and DAILY in available:
+            return DAILY  # only daily bars were stored (an imported daily OHLCV file)
     else:
         candidates = [r for r in available if tf.seconds % r == 0]
     return max(candidates) if candidates else None
@@ -205,6 +208,18 @@ def plan_bars(
         # one extra bar's worth of rows: the oldest bucket may be cut short
         "n": (limit + 1) * per_bar,
     }
+    if tf.is_session and res == DAILY:
+        # Stored daily bars already are sessions: serve them (1d) or group them by week (1w)
+        # on their own dates.
+        if tf.name == "1d":
+            return BarsPlan(SIMPLE_BARS, params, False, limit)
+        params |= {
+            "sess_tz": "UTC",
+            "sess_start": timedelta(0),
+            "sess_wrap": timedelta(0),
+            "n": (limit + 1) * 7,
+        }
+        return BarsPlan(AGGREGATE_WEEK, params, True, limit)
     if tf.is_session:
         params |= session.params()
         params["n"] *= 2  # sessions have gaps (weekends, breaks); trimmed to `limit` after

@@ -187,3 +187,47 @@ def test_it_searches_symbols(reader, gold):
     assert [s["symbol"] for s in found] == ["XAUUSD"]
     assert found[0]["tick_size"] == 0.01 and found[0]["precision"] == 2
     assert reader.get("/api/v1/symbols/", {"search": "secret"}).json() == []
+
+
+def test_it_serves_imported_daily_bars_as_1d_and_1w(reader, db):
+    import numpy as np
+
+    from apps.marketdata.ingest.bars import ingest_bar_columns
+
+    goog = symbol_upsert(
+        symbol="GOOG",
+        exchange="NASDAQ",
+        asset_type="stocks",
+        tick_size="0.01",
+        timezone="America/New_York",
+        session="09:30-16:00",
+    )[0]
+    days = np.array(["2024-07-01", "2024-07-02", "2024-07-03", "2024-07-08"], dtype="datetime64[D]")
+    closes = np.array([10.0, 11.0, 12.0, 13.0])
+    ingest_bar_columns(
+        goog,
+        86_400,
+        {
+            "ts_ns": days.astype("datetime64[ns]").astype(np.int64),
+            "open": closes - 0.5,
+            "high": closes + 1,
+            "low": closes - 1,
+            "close": closes,
+            "volume": np.full(4, 100.0),
+            "bid_volume": np.zeros(4),
+            "ask_volume": np.zeros(4),
+            "trades": np.zeros(4, np.int64),
+        },
+    )
+    daily = get_bars(reader, "GOOG", timeframe="1d")
+    assert [b["timestamp"][:10] for b in daily] == [
+        "2024-07-01",
+        "2024-07-02",
+        "2024-07-03",
+        "2024-07-08",
+    ]
+    weekly = get_bars(reader, "GOOG", timeframe="1w")
+    assert [(b["timestamp"][:10], b["open"], b["close"], b["volume"]) for b in weekly] == [
+        ("2024-07-01", 9.5, 12.0, 300.0),
+        ("2024-07-08", 12.5, 13.0, 100.0),
+    ]
