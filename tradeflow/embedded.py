@@ -224,6 +224,39 @@ def _ensure_database() -> None:
             conn.execute(f'CREATE DATABASE "{MARKETDATA_DB}"')
 
 
+def restart_postgres() -> None:
+    """Fast restart of the embedded PostgreSQL (used by the fault test and operators)."""
+    subprocess.run(  # noqa: S603
+        _as_user(
+            _pg_user(),
+            [
+                str(_pg_bin() / "pg_ctl"),
+                "-D",
+                str(pg_data_dir()),
+                "-m",
+                "fast",
+                "-w",
+                "-o",
+                f'-h "" -k {runtime_dir()}',
+                "restart",
+            ],
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def stop_postgres() -> None:
+    subprocess.run(  # noqa: S603
+        _as_user(
+            _pg_user(),
+            [str(_pg_bin() / "pg_ctl"), "-D", str(pg_data_dir()), "-m", "fast", "-w", "stop"],
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def stop_all() -> None:
     if (pg_data_dir() / "postmaster.pid").exists():
         subprocess.run(  # noqa: S603
@@ -253,5 +286,9 @@ if __name__ == "__main__":
         up()
     elif command == "down":
         stop_all()
+    elif command == "restart-postgres":
+        restart_postgres()
+    elif command == "stop-postgres":
+        stop_postgres()
     else:
-        sys.exit("usage: python -m tradeflow.embedded [up|down]")
+        sys.exit("usage: python -m tradeflow.embedded [up|down|restart-postgres]")

@@ -38,7 +38,7 @@ from apps.marketdata.store import db as store_db
 
 logger = logging.getLogger(__name__)
 IDEMPOTENCY_TTL = 24 * 3600
-STORE_RETRY_AFTER = 5
+STORE_RETRY_AFTER = 2  # PostgreSQL restarts and fail-overs take seconds
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 
 

@@ -237,6 +237,6 @@ def test_it_answers_503_with_retry_after_when_the_store_is_down(api, btc, settin
         md.close()
         md.settings_dict.update(saved)
     assert response.status_code == 503
-    assert response["Retry-After"] == "5"
+    assert response["Retry-After"] == "2"
     assert response.json()["error"]["code"] == "store_unavailable"
     assert nothing_written(btc)
