@@ -153,9 +153,12 @@ def redis_client():
     client.flushdb()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """A real headless Chromium (Debian's) driven by Playwright."""
+    """A real headless Chromium (Debian's) driven by Playwright.
+
+    Module-scoped on purpose: Playwright's sync API keeps an event loop running in the test
+    thread while it is open, which would break later tests that use ``asyncio.run``."""
     from playwright.sync_api import sync_playwright
 
     executable = "/usr/bin/chromium"
