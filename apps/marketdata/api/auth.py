@@ -23,6 +23,32 @@ def redis_client() -> redis.Redis:
     return _redis
 
 
+KEY_CACHE_SECONDS = 5.0
+_key_cache: dict[str, tuple[float, FeedKey]] = {}
+
+
+def _feed_key(key: str) -> FeedKey:
+    """The FeedKey for ``key``: checked against its hash, revocation and expiry.
+
+    Verified keys are remembered per process for ``KEY_CACHE_SECONDS`` (by the full key,
+    so a wrong key never matches), which spares the database a query on every bar Sierra
+    Chart sends; a revocation takes effect within that time.
+    """
+    now = time.monotonic()
+    hit = _key_cache.get(key)
+    if hit and now - hit[0] < KEY_CACHE_SECONDS:
+        return hit[1]
+    feed_key = FeedKey.objects.get_from_key(key)
+    if len(_key_cache) > 1000:
+        _key_cache.clear()
+    _key_cache[key] = (now, feed_key)
+    return feed_key
+
+
+def forget_cached_keys() -> None:
+    _key_cache.clear()
+
+
 class FeedKeyAuthentication(authentication.BaseAuthentication):
     """``request.auth`` becomes the FeedKey; there is no user (keys are for ingestion only)."""
 
@@ -31,8 +57,7 @@ class FeedKeyAuthentication(authentication.BaseAuthentication):
         if not key:
             return None
         try:
-            # checks the hash, revocation and expiry
-            feed_key = FeedKey.objects.get_from_key(key.strip())
+            feed_key = _feed_key(key.strip())
         except FeedKey.DoesNotExist:
             raise exceptions.AuthenticationFailed("invalid or revoked API key") from None
         from django.contrib.auth.models import AnonymousUser

@@ -33,7 +33,7 @@ from apps.marketdata.ingest import bars as bar_ingest
 from apps.marketdata.ingest import ticks as tick_ingest
 from apps.marketdata.ingest.errors import InvalidRows, PayloadError, TooLarge
 from apps.marketdata.models import Symbol
-from apps.marketdata.selectors import symbol_get
+from apps.marketdata.selectors import symbol_get_cached
 from apps.marketdata.store import db as store_db
 
 logger = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class IngestView(APIView):
                 "symbol_not_allowed",
                 f"this key may not write {code}; allowed: {', '.join(feed_key.symbols)}",
             )
-        symbol = symbol_get(code)
+        symbol = symbol_get_cached(code)
         if symbol is None:
             if not feed_key.auto_create_symbols:
                 return None, error(

@@ -66,6 +66,9 @@ COPY_BARS = (
 CLEAR_STAGING = (
     "DELETE FROM stage_ticks; DELETE FROM stage_bars; DELETE FROM stage_fp; DELETE FROM touched"
 )
+PREPARE_STAGING = ";\n".join(
+    [CREATE_STAGE_TICKS, CREATE_STAGE_BARS, CREATE_STAGE_FOOTPRINT, CREATE_TOUCHED, CLEAR_STAGING]
+)
 
 # --- ticks -------------------------------------------------------------------------------
 # Writers of one symbol take turns (per-transaction advisory lock): rollups read what the
@@ -212,6 +215,25 @@ WITH up AS (
     RETURNING ts
 )
 INSERT INTO touched (bucket) SELECT DISTINCT ts FROM up ON CONFLICT DO NOTHING
+"""
+
+# One bar (a Sierra Chart single-bar POST): no staging, one statement.
+UPSERT_ONE_BAR = """
+WITH up AS (
+    INSERT INTO md_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume,
+                         ask_volume, trades, delta_high, delta_low, open_interest)
+    VALUES (%(symbol_id)s, %(res)s, %(ts)s, %(open)s, %(high)s, %(low)s, %(close)s,
+            %(volume)s, %(bid_volume)s, %(ask_volume)s, %(trades)s, %(delta_high)s,
+            %(delta_low)s, %(open_interest)s)
+    ON CONFLICT (symbol_id, res, ts) DO UPDATE SET
+        open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
+        close = EXCLUDED.close, volume = EXCLUDED.volume, bid_volume = EXCLUDED.bid_volume,
+        ask_volume = EXCLUDED.ask_volume, trades = EXCLUDED.trades,
+        delta_high = EXCLUDED.delta_high, delta_low = EXCLUDED.delta_low,
+        open_interest = EXCLUDED.open_interest
+    RETURNING ts
+)
+INSERT INTO touched (bucket) SELECT ts FROM up ON CONFLICT DO NOTHING
 """
 
 # --- reads -------------------------------------------------------------------------------

@@ -32,14 +32,15 @@ class WriteResult:
 
 
 def _prepare(cursor) -> None:
-    for statement in (
-        sql.CREATE_STAGE_TICKS,
-        sql.CREATE_STAGE_BARS,
-        sql.CREATE_STAGE_FOOTPRINT,
-        sql.CREATE_TOUCHED,
-    ):
-        cursor.execute(statement)
-    cursor.execute(sql.CLEAR_STAGING)
+    """Make sure the per-connection staging tables exist and are empty, in one round trip.
+
+    Not remembered per connection on purpose: temp-table DDL is transactional, so tables
+    created in a transaction that later rolled back are gone again."""
+    cursor.execute(sql.PREPARE_STAGING)
+
+
+def _register(cursor, symbol_id: int, res: int) -> None:
+    cursor.execute(sql.REGISTER_SERIES, {"symbol_id": symbol_id, "res": res})
 
 
 def _copy(cursor, statement: str, payload: bytes) -> None:
@@ -55,7 +56,7 @@ def _rollup_from(cursor, symbol_id: int, res: int) -> None:
         if dst <= src or dst % src:
             continue
         cursor.execute(sql.ROLLUP_BARS, {"symbol_id": symbol_id, "src": src, "dst": dst})
-        cursor.execute(sql.REGISTER_SERIES, {"symbol_id": symbol_id, "res": dst})
+        _register(cursor, symbol_id, dst)
         cursor.execute(sql.RETOUCH, {"res": dst})
         src = dst
 
@@ -169,12 +170,28 @@ def write_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> Write
                 return WriteResult(n, int(stored))
             cursor.execute(sql.ROLLUP_TICKS_TO_1S, params)
             cursor.execute(sql.ROLLUP_TICKS_TO_FOOTPRINT, params)
-        cursor.execute(sql.REGISTER_SERIES, {"symbol_id": symbol_id, "res": 1})
+        _register(cursor, symbol_id, 1)
         _rollup_from(cursor, symbol_id, 1)
     return WriteResult(n, int(stored))
 
 
 BAR_FIELDS = ("open", "high", "low", "close", "volume", "bid_volume", "ask_volume")
+
+
+def _one_bar_params(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> dict:
+    params = {name: float(bars[name][0]) for name in BAR_FIELDS}
+    delta = params["ask_volume"] - params["bid_volume"]
+    oi = bars.get("open_interest")
+    oi_value = None if oi is None or np.isnan(oi[0]) else float(oi[0])
+    return params | {
+        "symbol_id": symbol_id,
+        "res": res,
+        "trades": int(bars["trades"][0]),
+        "ts": datetime.fromtimestamp(int(bars["ts_ns"][0]) / 1e9, tz=UTC),
+        "delta_high": max(delta, 0.0),
+        "delta_low": min(delta, 0.0),
+        "open_interest": oi_value,
+    }
 
 
 def write_bars(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> WriteResult:
@@ -183,14 +200,16 @@ def write_bars(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> WriteRe
     n = len(bars["ts_ns"])
     if n == 0:
         return WriteResult(0, 0)
-    payload = _bar_payload(symbol_id, res, bars)
     raw_connection()
     with connection().cursor() as cursor:
         cursor.execute(sql.LOCK_SYMBOL, {"symbol_id": symbol_id})
         _prepare(cursor)
-        _copy(cursor, sql.COPY_STAGE_BARS, payload)
-        cursor.execute(sql.UPSERT_STAGED_BARS)
-        cursor.execute(sql.REGISTER_SERIES, {"symbol_id": symbol_id, "res": res})
+        if n == 1:  # the Sierra Chart live case: one statement, no staging
+            cursor.execute(sql.UPSERT_ONE_BAR, _one_bar_params(symbol_id, res, bars))
+        else:
+            _copy(cursor, sql.COPY_STAGE_BARS, _bar_payload(symbol_id, res, bars))
+            cursor.execute(sql.UPSERT_STAGED_BARS)
+        _register(cursor, symbol_id, res)
         _rollup_from(cursor, symbol_id, res)
     return WriteResult(n, n)
 
