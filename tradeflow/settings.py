@@ -255,7 +255,7 @@ TIER_LIMITS = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "apps.accounts.api.authentication.CachedJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -265,8 +265,8 @@ REST_FRAMEWORK = {
         "anon": env_str("TRADEFLOW_API_ANON_RATE", "60/min"),
     },
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
+        "apps.accounts.api.throttling.UserRateThrottle",
+        "apps.accounts.api.throttling.AnonRateThrottle",
     ],
 }
 SIMPLE_JWT = {

@@ -1,0 +1,64 @@
+"""API throttles on Redis with one round trip per request.
+
+DRF's stock throttles keep a list of timestamps per client in the cache (a read and a
+write per request). These use fixed windows and one pipelined ``INCR`` + ``EXPIRE``;
+the answer is the same to the caller: 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from django.conf import settings
+from rest_framework.throttling import SimpleRateThrottle
+
+_client: redis.Redis | None = None
+
+
+def _redis() -> redis.Redis:
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+    return _client
+
+
+class _WindowThrottle(SimpleRateThrottle):
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        ident = self.get_cache_key(request, view)
+        if ident is None:
+            return True
+        now = time.time()
+        window = int(now // self.duration)
+        key = f"tf:throttle:{ident}:{window}"
+        pipe = _redis().pipeline()
+        pipe.incr(key)
+        pipe.expire(key, int(self.duration) + 1)
+        count, _ = pipe.execute()
+        self._wait = (window + 1) * self.duration - now
+        return count <= self.num_requests
+
+    def wait(self):
+        return max(1.0, getattr(self, "_wait", self.duration))
+
+
+class UserRateThrottle(_WindowThrottle):
+    scope = "user"
+
+    def get_cache_key(self, request, view):
+        if request.user and request.user.is_authenticated:
+            return f"user:{request.user.pk}"
+        return None
+
+
+class AnonRateThrottle(_WindowThrottle):
+    scope = "anon"
+
+    def get_cache_key(self, request, view):
+        if request.user and request.user.is_authenticated:
+            return None
+        return f"anon:{self.get_ident(request)}"
