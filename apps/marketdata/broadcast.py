@@ -20,6 +20,7 @@ pending, for commands that exit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import threading
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 MAX_TRADES_PER_MESSAGE = 500
 SEQ_KEY = "tf:seq:{symbol}"
 GATE_KEY = "tf:bcgate:{symbol}"
+GATE_RETRY_S = 0.02
 
 
 def group_name(symbol: str) -> str:
@@ -95,6 +97,7 @@ class _Coalescer:
         self.pending: dict[str, _Pending] = {}
         self.last_sent: dict[str, float] = {}
         self.loop = asyncio.new_event_loop()
+        self.wakeup = asyncio.Event()
         self.idle = threading.Event()
         self.idle.set()
         self.thread = threading.Thread(target=self._run, name="broadcast", daemon=True)
@@ -108,6 +111,8 @@ class _Coalescer:
             if bar is not None:
                 pending.bars.append(bar)
             self.idle.clear()
+        # wake the pump now: a symbol that was quiet for an interval is sent at once
+        self.loop.call_soon_threadsafe(self.wakeup.set)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -119,7 +124,7 @@ class _Coalescer:
         client = aioredis.Redis.from_url(settings.REDIS_URL, max_connections=10)
         layer = get_channel_layer()
         while True:
-            await asyncio.sleep(self.interval / 4)
+            await self._wait_until_due()
             try:
                 await self._send_due(client, layer)
             except Exception:  # keep publishing after a Redis hiccup; the seq gap re-syncs
@@ -127,6 +132,20 @@ class _Coalescer:
                 with self.lock:
                     self.pending.clear()
                     self.idle.set()
+
+    async def _wait_until_due(self) -> None:
+        """Sleep until a pending symbol is due (its last message is an interval old) or
+        new data arrives; never poll faster than needed."""
+        with self.lock:
+            waits = [
+                self.interval - (time.monotonic() - self.last_sent.get(s, 0.0))
+                for s in self.pending
+            ]
+        timeout = max(0.0, min(waits)) if waits else 1.0
+        if timeout > 0:
+            self.wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), timeout)
 
     async def _send_due(self, client, layer) -> None:
         now = time.monotonic()
@@ -136,6 +155,8 @@ class _Coalescer:
             # a cross-process gate keeps the 100 ms limit with several servers
             gate = GATE_KEY.format(symbol=symbol)
             if not await client.set(gate, 1, nx=True, px=int(self.interval * 1000)):
+                with self.lock:  # another process sent just now: look again shortly
+                    self.last_sent[symbol] = now - self.interval + GATE_RETRY_S
                 continue
             with self.lock:
                 pending = self.pending.pop(symbol, None)

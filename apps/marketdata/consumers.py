@@ -13,17 +13,14 @@ the symbol's Channels group.
 
 from __future__ import annotations
 
-import asyncio
-
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 
 from apps.marketdata.broadcast import group_name
+from apps.marketdata.live_auth import LiveAuthMixin
 from apps.marketdata.timeframes import TimeframeError
 from apps.marketdata.timeframes import parse as parse_timeframe
 
-AUTH_TIMEOUT_S = 5.0
 MAX_SUBSCRIPTIONS = 50
 
 
@@ -38,46 +35,14 @@ def _visible_symbol(code: str, user) -> str | None:
     return symbol.symbol if (symbol.is_public or staff) else None
 
 
-@database_sync_to_async
-def _user_from_token(token: str):
-    from rest_framework_simplejwt.authentication import JWTAuthentication
-    from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-
-    auth = JWTAuthentication()
-    try:
-        return auth.get_user(auth.get_validated_token(token))
-    except (InvalidToken, TokenError):
-        return None
-
-
-class MarketConsumer(AsyncJsonWebsocketConsumer):
+class MarketConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
     async def connect(self):
-        self.user = self.scope.get("user")
         self.subscriptions: dict[str, dict] = {}  # symbol -> {"timeframe", "bucket"}
-        self.auth_timer = None
         await self.accept()
-        if not self._authenticated() and not settings.ALLOW_ANONYMOUS_MARKET_DATA:
-            self.auth_timer = asyncio.get_running_loop().call_later(
-                AUTH_TIMEOUT_S, lambda: asyncio.ensure_future(self._auth_expired())
-            )
-
-    def _authenticated(self) -> bool:
-        return bool(self.user and self.user.is_authenticated and self.user.is_active)
-
-    def _may_read(self) -> bool:
-        return self._authenticated() or settings.ALLOW_ANONYMOUS_MARKET_DATA
-
-    async def _auth_expired(self):
-        if not self._authenticated():
-            await self.error("authentication required within 5 s", "auth_timeout")
-            await self.close(code=4401)
-
-    async def error(self, message: str, code: str):
-        await self.send_json({"type": "error", "message": message, "error_code": code})
+        self.start_auth()
 
     async def disconnect(self, code):
-        if self.auth_timer:
-            self.auth_timer.cancel()
+        self.stop_auth()
         for symbol in list(self.subscriptions):
             await self.channel_layer.group_discard(group_name(symbol), self.channel_name)
         self.subscriptions.clear()
@@ -91,7 +56,7 @@ class MarketConsumer(AsyncJsonWebsocketConsumer):
         if action == "auth":
             return await self._auth(content.get("token"))
         if action in ("subscribe", "unsubscribe"):
-            if not self._may_read():
+            if not self.may_read():
                 return await self.error("authenticate first", "not_authenticated")
             symbols = content.get("symbols")
             if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
@@ -102,14 +67,9 @@ class MarketConsumer(AsyncJsonWebsocketConsumer):
         return await self.error(f"unknown action {action!r}", "invalid_action")
 
     async def _auth(self, token):
-        user = await _user_from_token(token) if isinstance(token, str) else None
-        if user is None or not user.is_active:
-            await self.error("invalid or expired token", "invalid_token")
-            return await self.close(code=4401)
-        self.user = user
-        if self.auth_timer:
-            self.auth_timer.cancel()
-        await self.send_json({"type": "authenticated", "user": user.username})
+        user = await self.authenticate_token(token)
+        if user is not None:
+            await self.send_json({"type": "authenticated", "user": user.username})
 
     async def _subscribe(self, symbols: list[str], timeframe):
         try:
@@ -145,7 +105,7 @@ class MarketConsumer(AsyncJsonWebsocketConsumer):
         """A coalesced broadcast for one symbol: forward it, and announce bar closes."""
         symbol = event["symbol"]
         sub = self.subscriptions.get(symbol)
-        if sub is None or not self._may_read():
+        if sub is None or not self.may_read():
             return
         data = event["data"]
         summary = data.get("summary")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -31,6 +33,11 @@ def _code_for(exc: exceptions.APIException) -> str:
 
 
 def exception_handler(exc, context):
+    # Django's own exceptions become their DRF equivalents first (as DRF's handler does).
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, ApiError):
         return Response(
             error_body(exc.code, exc.message, **exc.extra),
