@@ -54,28 +54,28 @@ FROM (
 ) w
 GROUP BY b ORDER BY b
 """
-_INTRADAY_BUCKET = (
+INTRADAY_BUCKET = (
     "date_bin(make_interval(secs => %(tf)s), ts, timestamptz '1970-01-01 00:00:00+00')"
 )
 # The trading date of a row: local time minus the session start, plus one day when the
 # session wraps past midnight (so the session opening Sunday evening is Monday's).
-_TRADING_DATE = (
+TRADING_DATE = (
     "(((ts AT TIME ZONE %(sess_tz)s) - %(sess_start)s::interval) + %(sess_wrap)s::interval)::date"
 )
-_DAY_BUCKET = f"((({_TRADING_DATE}) - %(sess_wrap)s::interval + %(sess_start)s::interval) AT TIME ZONE %(sess_tz)s)"
-_WEEK_BUCKET = (
-    f"((date_trunc('week', {_TRADING_DATE})::date - %(sess_wrap)s::interval "
+DAY_BUCKET = f"((({TRADING_DATE}) - %(sess_wrap)s::interval + %(sess_start)s::interval) AT TIME ZONE %(sess_tz)s)"
+WEEK_BUCKET = (
+    f"((date_trunc('week', {TRADING_DATE})::date - %(sess_wrap)s::interval "
     "+ %(sess_start)s::interval) AT TIME ZONE %(sess_tz)s)"
 )
 
 AGGREGATE_INTRADAY = _AGGREGATE.format(
-    bucket=_INTRADAY_BUCKET, bucket_inner=_INTRADAY_BUCKET, source=sql.SOURCE_BARS_DESC
+    bucket=INTRADAY_BUCKET, bucket_inner=INTRADAY_BUCKET, source=sql.SOURCE_BARS_DESC
 )
 AGGREGATE_DAY = _AGGREGATE.format(
-    bucket=_DAY_BUCKET, bucket_inner=_DAY_BUCKET, source=sql.SOURCE_BARS_DESC
+    bucket=DAY_BUCKET, bucket_inner=DAY_BUCKET, source=sql.SOURCE_BARS_DESC
 )
 AGGREGATE_WEEK = _AGGREGATE.format(
-    bucket=_WEEK_BUCKET, bucket_inner=_WEEK_BUCKET, source=sql.SOURCE_BARS_DESC
+    bucket=WEEK_BUCKET, bucket_inner=WEEK_BUCKET, source=sql.SOURCE_BARS_DESC
 )
 
 

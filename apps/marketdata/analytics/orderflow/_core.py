@@ -69,6 +69,13 @@ def check_positive(value: float, name: str) -> float:
     return value
 
 
+def check_non_negative(value: float, name: str) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return value
+
+
 def check_percent(value: float, name: str = "value_area") -> float:
     value = float(value)
     if not math.isfinite(value) or not 0 < value <= 100:

@@ -28,6 +28,7 @@ from ._core import (
     change_starts,
     check_finite,
     check_lengths,
+    check_non_negative,
     check_positive,
     check_timeframe,
     combine_bar_deltas,
@@ -115,7 +116,7 @@ def _imbalance_method(ratio: float, min_volume: float, mode: str, stack: int) ->
 def _check_params(row_size, ratio, min_volume, mode, stack):
     row_size = check_positive(row_size, "row_size")
     ratio = check_positive(ratio, "ratio")
-    min_volume = check_positive(min_volume, "min_volume")
+    min_volume = check_non_negative(min_volume, "min_volume")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if int(stack) != stack or stack < 1:

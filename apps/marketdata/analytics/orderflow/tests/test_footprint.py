@@ -359,6 +359,12 @@ def test_it_counts_a_zero_compared_side_only_from_the_minimum_volume():
 
 def test_it_never_flags_an_imbalance_of_zero_against_zero():
     assert _imbalances(_bar({100: (0, 0), 101: (0, 0), 102: (0, 0)}, min_volume=0.001)) == []
+    assert _imbalances(_bar({100: (0, 0), 101: (0, 0), 102: (0, 0)}, min_volume=0)) == []
+
+
+def test_it_counts_any_volume_against_a_zero_when_the_minimum_is_zero():
+    levels = {100: (0, 0.5), 101: (0, 2)}
+    assert _imbalances(_bar(levels, min_volume=0)) == [(101.0, "buy")]
 
 
 def test_it_compares_an_untraded_row_inside_the_range_as_zero():
