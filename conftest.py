@@ -120,15 +120,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
     """Per-process memo caches must not leak rows of rolled-back test transactions."""
-    from apps.accounts.api.authentication import forget_cached_users
-    from apps.marketdata.api.auth import forget_cached_keys
-    from apps.marketdata.selectors import forget_cached_symbols
-    from apps.marketdata.store.reads import forget_resolutions
+    from tradeflow.memo import clear_all
 
-    forget_cached_keys()
-    forget_cached_users()
-    forget_cached_symbols()
-    forget_resolutions()
+    clear_all()
     yield
 
 

@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from tradeflow.runstack import daphne_command
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "var" / "bench" / "results.json"
 PYTHON = sys.executable
@@ -88,6 +90,23 @@ def django_in_process(env: dict) -> None:
     django.setup()
 
 
+def marketdata_connection(**options):
+    """A direct psycopg connection to the benchmark's market-data database (baselines that
+    bypass Django), after ``django_in_process``; ``options`` override the settings."""
+    import psycopg
+    from django.db import connections
+
+    md = connections["marketdata"].settings_dict
+    params = {
+        "host": md["HOST"],
+        "port": md["PORT"],
+        "user": md["USER"],
+        "password": md["PASSWORD"] or None,
+        "dbname": md["NAME"],
+    }
+    return psycopg.connect(**(params | options))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -117,18 +136,7 @@ def server(env: dict, kind: str = "wsgi"):
             "tradeflow.wsgi:application",
         ]
     else:
-        argv = [
-            PYTHON,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--verbosity",
-            "0",
-            "tradeflow.asgi:application",
-        ]
+        argv = daphne_command(port, "--verbosity", "0")
     proc = subprocess.Popen(argv, cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 60

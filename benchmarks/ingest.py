@@ -80,7 +80,6 @@ def bench_ingest_ticks(quick: bool = False) -> dict:
     env = common.bench_env("ingest")
     common.prepare_databases(env)
     common.django_in_process(env)
-    from django.db import connections
 
     from apps.accounts.services import feedkey_create
     from apps.marketdata.services import symbol_upsert
@@ -92,18 +91,7 @@ def bench_ingest_ticks(quick: bool = False) -> dict:
             symbol=code, exchange="BENCH", asset_type="futures", tick_size="0.25"
         )[0].id
     _, key = feedkey_create(name=f"bench-{time.time_ns()}")
-    md = connections["marketdata"].settings_dict
-
-    def pg():
-        import psycopg
-
-        return psycopg.connect(
-            host=md["HOST"],
-            port=md["PORT"],
-            user=md["USER"],
-            password=md["PASSWORD"] or None,
-            dbname=md["NAME"],
-        )
+    pg = common.marketdata_connection
 
     with pg() as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS bench_ticks (LIKE md_ticks INCLUDING ALL)")
@@ -258,6 +246,7 @@ def bench_ingest_sierra_single(quick: bool = False) -> dict:
     common.prepare_databases(env)
     common.django_in_process(env)
     from apps.accounts.services import feedkey_create
+    from apps.marketdata.api.ingest import SIERRA_EXAMPLE
     from apps.marketdata.services import symbol_upsert
 
     codes = [f"SC{i}" for i in range(CLIENTS)]
@@ -268,21 +257,8 @@ def bench_ingest_sierra_single(quick: bool = False) -> dict:
 
     def bar(code: str, second: int) -> bytes:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
-        return orjson.dumps(
-            {
-                "timestamp": stamp,
-                "open": 4162.88,
-                "high": 4162.88,
-                "low": 4162.58,
-                "close": 4162.58,
-                "volume": 19,
-                "bid_volume": 15,
-                "ask_volume": 4,
-                "number_of_trades": 3,
-                "open_interest": None,
-                "chart_info": {"symbol": code, "chart_number": 1, "seconds_per_bar": 1},
-            }
-        )
+        chart_info = {**SIERRA_EXAMPLE["chart_info"], "symbol": code}
+        return orjson.dumps(SIERRA_EXAMPLE | {"timestamp": stamp, "chart_info": chart_info})
 
     with common.server(env) as (port, _):
 

@@ -61,19 +61,11 @@ def _env() -> dict:
 
 
 def _pg():
-    import psycopg
     from django.db import connections
 
-    md = connections["marketdata"].settings_dict
-    if md["HOST"] not in ("127.0.0.1", "localhost"):
+    if connections["marketdata"].settings_dict["HOST"] not in ("127.0.0.1", "localhost"):
         raise RuntimeError("the order-flow benchmark only talks to 127.0.0.1")
-    return psycopg.connect(
-        host="127.0.0.1",
-        port=md["PORT"],
-        user=md["USER"],
-        password=md["PASSWORD"] or None,
-        dbname=md["NAME"],
-    )
+    return common.marketdata_connection(host="127.0.0.1")
 
 
 def _symbol(code: str):

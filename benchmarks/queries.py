@@ -58,7 +58,6 @@ def bench_bars_query(quick: bool = False) -> dict:
     env = common.bench_env("query")
     common.prepare_databases(env)
     common.django_in_process(env)
-    from django.db import connections
     from rest_framework_simplejwt.tokens import AccessToken
 
     from apps.accounts.models import User
@@ -78,20 +77,10 @@ def bench_bars_query(quick: bool = False) -> dict:
         email="bench@example.com", password="bench-password-123"
     )
     token = str(AccessToken.for_user(user))
-    md = connections["marketdata"].settings_dict
-
-    import psycopg
-
     per_tf = {}
     with (
         common.server(env) as (port, _),
-        psycopg.connect(
-            host=md["HOST"],
-            port=md["PORT"],
-            user=md["USER"],
-            password=md["PASSWORD"] or None,
-            dbname=md["NAME"],
-        ) as conn,
+        common.marketdata_connection() as conn,
     ):
         client = common.Client(port)
         headers = {"Authorization": f"Bearer {token}"}

@@ -19,18 +19,25 @@ import urllib.request
 PYTHON = sys.executable
 
 
+def daphne_command(port: int, *options: str) -> list[str]:
+    """daphne serving the project's ASGI application on 127.0.0.1:``port`` (here and in
+    ``benchmarks/common.py``)."""
+    return [
+        PYTHON,
+        "-m",
+        "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        *options,
+        "tradeflow.asgi:application",
+    ]
+
+
 def _commands(port: int) -> dict[str, list[str]]:
     return {
-        "web": [
-            PYTHON,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "tradeflow.asgi:application",
-        ],
+        "web": daphne_command(port),
         "worker": [
             PYTHON,
             "-m",

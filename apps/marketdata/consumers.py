@@ -13,26 +13,14 @@ the symbol's Channels group.
 
 from __future__ import annotations
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.marketdata.broadcast import group_name
-from apps.marketdata.live_auth import LiveAuthMixin
+from apps.marketdata.live_auth import LiveAuthMixin, visible_symbol
 from apps.marketdata.timeframes import TimeframeError
 from apps.marketdata.timeframes import parse as parse_timeframe
 
 MAX_SUBSCRIPTIONS = 50
-
-
-@database_sync_to_async
-def _visible_symbol(code: str, user) -> str | None:
-    from apps.marketdata.selectors import symbol_get
-
-    symbol = symbol_get(code)
-    if symbol is None or not symbol.is_active:
-        return None
-    staff = bool(user and user.is_authenticated and user.is_staff)
-    return symbol.symbol if (symbol.is_public or staff) else None
 
 
 class MarketConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
@@ -47,24 +35,13 @@ class MarketConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group_name(symbol), self.channel_name)
         self.subscriptions.clear()
 
-    async def receive_json(self, content, **kwargs):
-        if not isinstance(content, dict):
-            return await self.error("messages must be JSON objects", "invalid_message")
-        action = content.get("action")
-        if action == "ping":
-            return await self.send_json({"type": "pong"})
-        if action == "auth":
-            return await self._auth(content.get("token"))
-        if action in ("subscribe", "unsubscribe"):
-            if not self.may_read():
-                return await self.error("authenticate first", "not_authenticated")
-            symbols = content.get("symbols")
-            if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
-                return await self.error("'symbols' must be a list of strings", "invalid_message")
-            if action == "unsubscribe":
-                return await self._unsubscribe(symbols)
-            return await self._subscribe(symbols, content.get("timeframe", "1m"))
-        return await self.error(f"unknown action {action!r}", "invalid_action")
+    async def subscription_message(self, action: str, content: dict):
+        symbols = content.get("symbols")
+        if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+            return await self.error("'symbols' must be a list of strings", "invalid_message")
+        if action == "unsubscribe":
+            return await self._unsubscribe(symbols)
+        return await self._subscribe(symbols, content.get("timeframe", "1m"))
 
     async def _auth(self, token):
         user = await self.authenticate_token(token)
@@ -78,10 +55,11 @@ class MarketConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
             return await self.error(str(exc), "invalid_timeframe")
         accepted = []
         for code in symbols[:MAX_SUBSCRIPTIONS]:
-            symbol = await _visible_symbol(code, self.user)
-            if symbol is None:
+            row = await visible_symbol(code, self.user)
+            if row is None:
                 await self.error(f"unknown symbol {code}", "unknown_symbol")
                 continue
+            symbol = row.symbol
             if symbol not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
                 await self.error("too many subscriptions", "too_many_subscriptions")
                 break

@@ -1,4 +1,5 @@
-"""Authentication shared by the live WebSocket consumers (/ws/market/, /ws/indicators/).
+"""Authentication and the message protocol shared by the live WebSocket consumers
+(/ws/market/, /ws/indicators/).
 
 Browsers arrive with their session user (``AuthMiddlewareStack``). Mobile clients send
 ``{"action": "auth", "token": JWT}`` as their first message within ``AUTH_TIMEOUT_S``; a
@@ -28,9 +29,26 @@ def user_from_token(token: str):
         return None
 
 
+@database_sync_to_async
+def visible_symbol(code: str, user):
+    """The symbol ``code`` if it is active and ``user`` may stream it (public, or staff)."""
+    from apps.marketdata.selectors import symbol_get
+
+    symbol = symbol_get(code)
+    if symbol is None or not symbol.is_active:
+        return None
+    staff = bool(user and user.is_authenticated and user.is_staff)
+    return symbol if (symbol.is_public or staff) else None
+
+
 class LiveAuthMixin:
     """For AsyncJsonWebsocketConsumer subclasses: call ``start_auth()`` after ``accept()``
-    and ``stop_auth()`` on disconnect; check ``may_read()`` before serving data."""
+    and ``stop_auth()`` on disconnect; check ``may_read()`` before serving data.
+
+    ``receive_json`` speaks the protocol both consumers share (``ping``, ``auth``, then
+    ``subscribe``/``unsubscribe`` once the client may read); the consumer handles those
+    two in ``subscription_message`` and the token in ``_auth``.
+    """
 
     auth_timer = None
 
@@ -50,6 +68,23 @@ class LiveAuthMixin:
 
     def may_read(self) -> bool:
         return self.authenticated() or settings.ALLOW_ANONYMOUS_MARKET_DATA
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict):
+            return await self.error("messages must be JSON objects", "invalid_message")
+        action = content.get("action")
+        if action == "ping":
+            return await self.send_json({"type": "pong"})
+        if action == "auth":
+            return await self._auth(content.get("token"))
+        if action in ("subscribe", "unsubscribe"):
+            if not self.may_read():
+                return await self.error("authenticate first", "not_authenticated")
+            return await self.subscription_message(action, content)
+        return await self.error(f"unknown action {action!r}", "invalid_action")
+
+    async def subscription_message(self, action: str, content: dict):
+        raise NotImplementedError
 
     async def error(self, message: str, code: str):
         await self.send_json({"type": "error", "message": message, "error_code": code})

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from django.db.models import Q, QuerySet
 
 from apps.marketdata.models import Symbol
+from tradeflow.memo import TTLMemo
 
 
 def symbol_list(*, search: str = "", active_only: bool = True) -> QuerySet[Symbol]:
@@ -28,23 +27,14 @@ def symbol_get(code: str) -> Symbol | None:
 
 
 _CACHE_SECONDS = 5.0
-_symbol_cache: dict[str, tuple[float, Symbol | None]] = {}
+_symbol_cache: TTLMemo[str, Symbol | None] = TTLMemo(_CACHE_SECONDS, max_entries=10_000)
 
 
 def symbol_get_cached(code: str) -> Symbol | None:
     """``symbol_get`` memoised per process for a few seconds: the hot read paths (bars API,
     ingestion) look the same symbols up thousands of times a minute. Admin edits show up
     within ``_CACHE_SECONDS``."""
-    key = (code or "").strip().upper()
-    now = time.monotonic()
-    hit = _symbol_cache.get(key)
-    if hit and now - hit[0] < _CACHE_SECONDS:
-        return hit[1]
-    symbol = symbol_get(key)
-    if len(_symbol_cache) > 10_000:
-        _symbol_cache.clear()
-    _symbol_cache[key] = (now, symbol)
-    return symbol
+    return _symbol_cache.get((code or "").strip().upper(), symbol_get)
 
 
 def forget_cached_symbols() -> None:

@@ -7,27 +7,22 @@ the admin loses access within ``USER_CACHE_SECONDS`` (and tokens are short-lived
 
 from __future__ import annotations
 
-import time
-
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from tradeflow.memo import TTLMemo
+
 USER_CACHE_SECONDS = 5.0
-_users: dict[str, tuple[float, object]] = {}
+_users: TTLMemo[str, object] = TTLMemo(USER_CACHE_SECONDS, max_entries=10_000)
 
 
 class CachedJWTAuthentication(JWTAuthentication):
     def get_user(self, validated_token):
-        key = str(validated_token.get("user_id"))
-        now = time.monotonic()
-        hit = _users.get(key)
-        if hit and now - hit[0] < USER_CACHE_SECONDS:
-            return hit[1]
-        user = super().get_user(validated_token)
-        if len(_users) > 10_000:
-            _users.clear()
-        _users[key] = (now, user)
-        return user
+        load = super().get_user  # the token itself was validated already
+        return _users.get(str(validated_token.get("user_id")), lambda _: load(validated_token))
 
 
-def forget_cached_users() -> None:
-    _users.clear()
+class CachedJWTScheme(SimpleJWTScheme):
+    """Documents CachedJWTAuthentication as the bearer JWT scheme it is."""
+
+    target_class = CachedJWTAuthentication

@@ -9,20 +9,11 @@ from __future__ import annotations
 
 import time
 
-import redis
-from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
-_client: redis.Redis | None = None
+from tradeflow.memo import lazy_redis
 
-
-def _redis() -> redis.Redis:
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
-        )
-    return _client
+_redis = lazy_redis()
 
 
 class _WindowThrottle(SimpleRateThrottle):

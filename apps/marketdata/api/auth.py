@@ -4,49 +4,28 @@ from __future__ import annotations
 
 import time
 
-import redis
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from apps.accounts.models import FeedKey
+from tradeflow.memo import TTLMemo, lazy_redis
 
-_redis: redis.Redis | None = None
-
-
-def redis_client() -> redis.Redis:
-    global _redis
-    if _redis is None:
-        _redis = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
-        )
-    return _redis
-
+redis_client = lazy_redis()
 
 KEY_CACHE_SECONDS = 5.0
-_key_cache: dict[str, tuple[float, FeedKey]] = {}
+# By the full key, so a wrong key never matches; bounded against floods of wrong keys.
+_key_cache: TTLMemo[str, FeedKey] = TTLMemo(KEY_CACHE_SECONDS, max_entries=1000)
 
 
 def _feed_key(key: str) -> FeedKey:
     """The FeedKey for ``key``: checked against its hash, revocation and expiry.
 
-    Verified keys are remembered per process for ``KEY_CACHE_SECONDS`` (by the full key,
-    so a wrong key never matches), which spares the database a query on every bar Sierra
-    Chart sends; a revocation takes effect within that time.
+    Verified keys are remembered per process for ``KEY_CACHE_SECONDS``, which spares the
+    database a query on every bar Sierra Chart sends; a revocation takes effect within
+    that time.
     """
-    now = time.monotonic()
-    hit = _key_cache.get(key)
-    if hit and now - hit[0] < KEY_CACHE_SECONDS:
-        return hit[1]
-    feed_key = FeedKey.objects.get_from_key(key)
-    if len(_key_cache) > 1000:
-        _key_cache.clear()
-    _key_cache[key] = (now, feed_key)
-    return feed_key
-
-
-def forget_cached_keys() -> None:
-    _key_cache.clear()
+    return _key_cache.get(key, FeedKey.objects.get_from_key)
 
 
 class FeedKeyAuthentication(authentication.BaseAuthentication):

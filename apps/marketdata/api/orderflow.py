@@ -149,8 +149,23 @@ def _symbol_param(request):
     return visible_symbol(request, code)
 
 
+def _bars_window(request):
+    """``symbol``, ``timeframe`` (default 1m), ``start``, ``end``: the bar-series endpoints."""
+    params = request.query_params
+    symbol = _symbol_param(request)
+    tf = _timeframe(params, "1m")
+    start, end = _range(params)
+    return symbol, tf, start, end
+
+
+def _value_area(params) -> float:
+    return _number(params, "value_area", 70.0, low=0.0, high=100.0, low_open=True)
+
+
 TIME = "ISO-8601 or epoch seconds"
 P = OpenApiParameter
+_ROW_SIZE = P("row_size", str, description="a multiple of the tick size (default: auto)")
+_VALUE_AREA = P("value_area", float, description="value area percent (default 70)")
 
 
 class FootprintView(APIView):
@@ -174,9 +189,7 @@ class FootprintView(APIView):
     )
     def get(self, request):
         params = request.query_params
-        symbol = _symbol_param(request)
-        tf = _timeframe(params, "1m")
-        start, end = _range(params)
+        symbol, tf, start, end = _bars_window(request)
         return _call(
             service.footprint,
             symbol=symbol,
@@ -217,9 +230,7 @@ class CvdView(APIView):
     )
     def get(self, request):
         params = request.query_params
-        symbol = _symbol_param(request)
-        tf = _timeframe(params, "1m")
-        start, end = _range(params)
+        symbol, tf, start, end = _bars_window(request)
         return _call(
             service.cvd,
             symbol=symbol,
@@ -240,8 +251,8 @@ class VolumeProfileView(APIView):
             P("start", str, description=f"{TIME}; with end: a fixed or visible range"),
             P("end", str, description=f"{TIME} (exclusive; default now)"),
             P("session", str, description="YYYY-MM-DD: that trading session (default: latest)"),
-            P("row_size", str, description="a multiple of the tick size (default: auto)"),
-            P("value_area", float, description="value area percent (default 70)"),
+            _ROW_SIZE,
+            _VALUE_AREA,
             P("developing", int, description="1: developing POC/VAH/VAL series"),
             P("timeframe", str, description="step of the developing series (default 5m)"),
             P("naked", int, description="N: POCs of the N earlier sessions, naked or not"),
@@ -268,7 +279,7 @@ class VolumeProfileView(APIView):
             end=end,
             day=day,
             row_size=_row_size(sym, params),
-            value_area=_number(params, "value_area", 70.0, low=0.0, high=100.0, low_open=True),
+            value_area=_value_area(params),
             developing=developing,
             naked=_number(params, "naked", 0, low=0, high=service.MAX_SESSIONS, integer=True),
             split=split,
@@ -284,8 +295,8 @@ class MarketProfileView(APIView):
             P("period", str, description="TPO period: 30m (default), 15, 1h ..."),
             P("sessions", int, description="this many sessions ending with `session`"),
             P("merge", int, description="1: one profile merged over the sessions"),
-            P("row_size", str, description="a multiple of the tick size (default: auto)"),
-            P("value_area", float, description="value area percent (default 70)"),
+            _ROW_SIZE,
+            _VALUE_AREA,
         ],
         responses={200: OpenApiTypes.OBJECT},
         summary="Market Profile (TPO): letters per price, POC, value area, IB, single prints",
@@ -301,5 +312,5 @@ class MarketProfileView(APIView):
             period_minutes=_period_minutes(params),
             merge=_flag(params, "merge"),
             row_size=_row_size(sym, params),
-            value_area=_number(params, "value_area", 70.0, low=0.0, high=100.0, low_open=True),
+            value_area=_value_area(params),
         )

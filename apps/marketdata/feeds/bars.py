@@ -20,18 +20,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-BAR_FIELDS = (
-    "ts_ns",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "bid_volume",
-    "ask_volume",
-    "trades",
-)
-
 _DTYPES = {
     "ts_ns": np.int64,
     "open": np.float64,
@@ -43,6 +31,7 @@ _DTYPES = {
     "ask_volume": np.float64,
     "trades": np.int64,
 }
+BAR_FIELDS = tuple(_DTYPES)
 
 BarBatch = dict[str, np.ndarray]
 

@@ -46,6 +46,11 @@ SIDE_MAPS: dict[str, dict[str, int]] = {
 }
 
 
+def _check_ts_format(ts_format: str) -> None:
+    if ts_format not in TS_FORMATS:
+        raise ValueError(f"ts_format {ts_format!r} is not one of {', '.join(TS_FORMATS)}")
+
+
 @dataclass(frozen=True)
 class TradesCsvFormat:
     """Which columns hold what. ``id_columns`` are joined with ``-`` into the trade id."""
@@ -60,8 +65,7 @@ class TradesCsvFormat:
     symbol_column: str | None = None
 
     def __post_init__(self):
-        if self.ts_format not in TS_FORMATS:
-            raise ValueError(f"ts_format {self.ts_format!r} is not one of {', '.join(TS_FORMATS)}")
+        _check_ts_format(self.ts_format)
         side_map = self.side_map
         if isinstance(side_map, str):
             if side_map not in SIDE_MAPS:
@@ -120,8 +124,7 @@ class BarsCsvFormat:
     ts_format: str = "auto"
 
     def __post_init__(self):
-        if self.ts_format not in TS_FORMATS:
-            raise ValueError(f"ts_format {self.ts_format!r} is not one of {', '.join(TS_FORMATS)}")
+        _check_ts_format(self.ts_format)
 
 
 @dataclass(frozen=True)
@@ -320,9 +323,7 @@ def read_trades_csv(
         yield TradesCsvChunk(
             ticks=TickBatch(ts_ns=ts, price=price, size=size, side=side, trade_id=ids),
             symbols=symbols,
-            start=raw.start,
-            stop=raw.stop,
-            rows_read=len(raw.rows),
+            **_positions(raw),
         )
 
 
@@ -376,10 +377,13 @@ def read_bars_csv(
         yield BarsCsvChunk(
             bars=make_bar_batch(ts_ns=ts, **values),
             symbols=symbols,
-            start=raw.start,
-            stop=raw.stop,
-            rows_read=len(raw.rows),
+            **_positions(raw),
         )
+
+
+def _positions(raw) -> dict:
+    """A chunk's ``start``/``stop`` positions and ``rows_read`` (before the symbol filter)."""
+    return {"start": raw.start, "stop": raw.stop, "rows_read": len(raw.rows)}
 
 
 # ---------------------------------------------------------------------------- values

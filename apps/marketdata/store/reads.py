@@ -8,7 +8,6 @@ opens Sunday 17:00 America/Chicago is Monday's bar and starts at that instant.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,25 +16,14 @@ import numpy as np
 from apps.marketdata.store import sql
 from apps.marketdata.store.db import connection
 from apps.marketdata.timeframes import Timeframe
+from tradeflow.memo import TTLMemo
 
 MAX_BARS = 20_000
 DAILY = 86_400  # the chart keeps at most 20k bars per series (DESIGN)
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
 
-COLUMNS = (
-    "ts",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "bid_volume",
-    "ask_volume",
-    "trades",
-    "delta_high",
-    "delta_low",
-)
+COLUMNS = ("ts", *sql.BAR_VALUES)  # the order of sql.BAR_COLUMNS
 
 # Aggregate source rows into buckets. {bucket} is one of the two allow-listed
 # expressions below; every other value is a bound parameter.
@@ -109,23 +97,21 @@ class Session:
         return (self.start + offset) % timedelta(hours=1) == timedelta(0)
 
 
-_resolution_cache: dict[int, tuple[float, list[int]]] = {}
 RESOLUTION_CACHE_SECONDS = 2.0
+# a symbol without data yet is asked again next time
+_resolution_cache: TTLMemo[int, list[int]] = TTLMemo(RESOLUTION_CACHE_SECONDS, remember_empty=False)
+
+
+def _stored_resolutions(symbol_id: int) -> list[int]:
+    with connection().cursor() as cursor:
+        cursor.execute(sql.SERIES_FOR_SYMBOL, {"symbol_id": symbol_id})
+        return [row[0] for row in cursor.fetchall()]
 
 
 def resolutions(symbol_id: int, *, fresh: bool = False) -> list[int]:
     """Stored resolutions of a symbol. They change only when a new kind of data arrives,
     so the answer is memoised per process for a couple of seconds."""
-    now = time.monotonic()
-    hit = _resolution_cache.get(symbol_id)
-    if hit and not fresh and now - hit[0] < RESOLUTION_CACHE_SECONDS:
-        return hit[1]
-    with connection().cursor() as cursor:
-        cursor.execute(sql.SERIES_FOR_SYMBOL, {"symbol_id": symbol_id})
-        found = [row[0] for row in cursor.fetchall()]
-    if found:  # a symbol without data yet is asked again next time
-        _resolution_cache[symbol_id] = (now, found)
-    return found
+    return _resolution_cache.get(symbol_id, _stored_resolutions, fresh=fresh)
 
 
 def forget_resolutions(symbol_id: int | None = None) -> None:
@@ -133,7 +119,7 @@ def forget_resolutions(symbol_id: int | None = None) -> None:
     if symbol_id is None:
         _resolution_cache.clear()
     else:
-        _resolution_cache.pop(symbol_id, None)
+        _resolution_cache.forget(symbol_id)
 
 
 def source_resolution(available: list[int], tf: Timeframe, session: Session | None) -> int | None:
@@ -179,7 +165,7 @@ class BarsPlan:
 
 
 SIMPLE_BARS = (
-    f"SELECT extract(epoch FROM ts)::bigint, {sql.BAR_COLUMNS.removeprefix('ts, ')} "
+    f"SELECT extract(epoch FROM ts)::bigint, {', '.join(sql.BAR_VALUES)} "
     f"FROM ({sql.SOURCE_BARS_DESC}) s ORDER BY ts"
 )
 

@@ -6,6 +6,32 @@ text. ``date_bin`` (PostgreSQL 14+) aligns buckets to the UNIX epoch, as SPEC se
 requires for intraday bars.
 """
 
+# --- md_bars columns ---------------------------------------------------------------------
+# The value columns after the key (symbol_id, res, ts), in table order. Every bar write
+# lists and overwrites them from here, so a new column cannot be missed in one upsert.
+BAR_VALUES = (
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "bid_volume",
+    "ask_volume",
+    "trades",
+    "delta_high",
+    "delta_low",
+)
+BAR_WRITE_VALUES = (*BAR_VALUES, "open_interest")  # rollups from ticks have no open interest
+_BAR_ROW_COLUMNS = ("symbol_id", "res", "ts", *BAR_WRITE_VALUES)
+_BAR_ROW = ", ".join(_BAR_ROW_COLUMNS)
+_BAR_ROW_PARAMS = ", ".join(f"%({c})s" for c in _BAR_ROW_COLUMNS)
+
+
+def _overwrite(columns: tuple[str, ...]) -> str:
+    """``ON CONFLICT ... DO UPDATE SET`` list: each column takes the incoming row's value."""
+    return ",\n    ".join(f"{c} = EXCLUDED.{c}" for c in columns)
+
+
 # --- staging (per-connection temp tables, emptied at commit) -----------------------------
 CREATE_STAGE_TICKS = """
 CREATE TEMP TABLE IF NOT EXISTS stage_ticks (
@@ -53,16 +79,10 @@ CREATE TEMP TABLE IF NOT EXISTS touched (bucket timestamptz PRIMARY KEY) ON COMM
 COPY_STAGE_TICKS = (
     "COPY stage_ticks (symbol_id, ts, price, size, side, inferred, trade_id) FROM STDIN BINARY"
 )
-COPY_STAGE_BARS = (
-    "COPY stage_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume, "
-    "ask_volume, trades, delta_high, delta_low, open_interest) FROM STDIN BINARY"
-)
+COPY_STAGE_BARS = f"COPY stage_bars ({_BAR_ROW}) FROM STDIN BINARY"
 # Staging tables empty themselves at commit; clearing them again also covers several
 # writes inside one outer transaction (an import, or a test).
-COPY_BARS = (
-    "COPY md_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume, "
-    "ask_volume, trades, delta_high, delta_low, open_interest) FROM STDIN BINARY"
-)
+COPY_BARS = f"COPY md_bars ({_BAR_ROW}) FROM STDIN BINARY"
 CLEAR_STAGING = (
     "DELETE FROM stage_ticks; DELETE FROM stage_bars; DELETE FROM stage_fp; DELETE FROM touched"
 )
@@ -103,9 +123,8 @@ SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM t)
 
 # Rebuild the 1-second bars of the touched seconds from the stored trades. Trades are
 # ordered by (time, trade id as a number) so the result does not depend on arrival order.
-_ROLLUP_TICKS_TO_1S = """
-INSERT INTO md_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume,
-                     ask_volume, trades, delta_high, delta_low)
+_ROLLUP_TICKS_TO_1S = f"""
+INSERT INTO md_bars (symbol_id, res, ts, {", ".join(BAR_VALUES)})
 SELECT %(symbol_id)s, 1, bucket,
        (array_agg(price ORDER BY ts, length(trade_id), trade_id, price, size))[1],
        max(price), min(price),
@@ -120,16 +139,13 @@ FROM (
                PARTITION BY d.bucket
                ORDER BY t.ts, length(t.trade_id), t.trade_id, t.price, t.size
                ROWS UNBOUNDED PRECEDING) AS run
-    FROM {buckets} d
+    FROM {{buckets}} d
     JOIN md_ticks t ON t.symbol_id = %(symbol_id)s
                    AND t.ts >= d.bucket AND t.ts < d.bucket + interval '1 second'
 ) s
 GROUP BY bucket
 ON CONFLICT (symbol_id, res, ts) DO UPDATE SET
-    open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
-    volume = EXCLUDED.volume, bid_volume = EXCLUDED.bid_volume,
-    ask_volume = EXCLUDED.ask_volume, trades = EXCLUDED.trades,
-    delta_high = EXCLUDED.delta_high, delta_low = EXCLUDED.delta_low
+    {_overwrite(BAR_VALUES)}
 """
 ROLLUP_TICKS_TO_1S = _ROLLUP_TICKS_TO_1S.format(buckets="touched")
 # The same rebuild for an explicit list of seconds (the fast path's already-known seconds).
@@ -156,9 +172,8 @@ ON CONFLICT (symbol_id, ts, price) DO UPDATE SET
 
 # Rebuild coarser bars (dst seconds) of the touched buckets from finer ones (src seconds).
 # delta_high/low combine as max/min of (running delta before the sub-bar + its extreme).
-ROLLUP_BARS = """
-INSERT INTO md_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume,
-                     ask_volume, trades, delta_high, delta_low, open_interest)
+ROLLUP_BARS = f"""
+INSERT INTO md_bars ({_BAR_ROW})
 SELECT %(symbol_id)s, %(dst)s, bucket,
        (array_agg(open ORDER BY ts))[1], max(high), min(low),
        (array_agg(close ORDER BY ts DESC))[1], sum(volume), sum(bid_volume), sum(ask_volume),
@@ -177,11 +192,7 @@ FROM (
 ) s
 GROUP BY bucket
 ON CONFLICT (symbol_id, res, ts) DO UPDATE SET
-    open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
-    volume = EXCLUDED.volume, bid_volume = EXCLUDED.bid_volume,
-    ask_volume = EXCLUDED.ask_volume, trades = EXCLUDED.trades,
-    delta_high = EXCLUDED.delta_high, delta_low = EXCLUDED.delta_low,
-    open_interest = EXCLUDED.open_interest
+    {_overwrite(BAR_WRITE_VALUES)}
 """
 
 # After a rollup, the touched set moves up one level (so the next rollup sees its buckets).
@@ -199,47 +210,32 @@ SERIES_FOR_SYMBOL = "SELECT res FROM md_series WHERE symbol_id = %(symbol_id)s O
 
 # --- Sierra Chart and imported bars ------------------------------------------------------
 # Last write wins for a re-sent bar (SPEC section 3).
-UPSERT_STAGED_BARS = """
+UPSERT_STAGED_BARS = f"""
 WITH up AS (
-    INSERT INTO md_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume,
-                         ask_volume, trades, delta_high, delta_low, open_interest)
-    SELECT symbol_id, res, ts, open, high, low, close, volume, bid_volume, ask_volume,
-           trades, delta_high, delta_low, nullif(open_interest, 'NaN'::float8)
+    INSERT INTO md_bars ({_BAR_ROW})
+    SELECT symbol_id, res, ts, {", ".join(BAR_VALUES)}, nullif(open_interest, 'NaN'::float8)
     FROM stage_bars
     ON CONFLICT (symbol_id, res, ts) DO UPDATE SET
-        open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
-        close = EXCLUDED.close, volume = EXCLUDED.volume, bid_volume = EXCLUDED.bid_volume,
-        ask_volume = EXCLUDED.ask_volume, trades = EXCLUDED.trades,
-        delta_high = EXCLUDED.delta_high, delta_low = EXCLUDED.delta_low,
-        open_interest = EXCLUDED.open_interest
+    {_overwrite(BAR_WRITE_VALUES)}
     RETURNING ts
 )
 INSERT INTO touched (bucket) SELECT DISTINCT ts FROM up ON CONFLICT DO NOTHING
 """
 
 # One bar (a Sierra Chart single-bar POST): no staging, one statement.
-UPSERT_ONE_BAR = """
+UPSERT_ONE_BAR = f"""
 WITH up AS (
-    INSERT INTO md_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume,
-                         ask_volume, trades, delta_high, delta_low, open_interest)
-    VALUES (%(symbol_id)s, %(res)s, %(ts)s, %(open)s, %(high)s, %(low)s, %(close)s,
-            %(volume)s, %(bid_volume)s, %(ask_volume)s, %(trades)s, %(delta_high)s,
-            %(delta_low)s, %(open_interest)s)
+    INSERT INTO md_bars ({_BAR_ROW})
+    VALUES ({_BAR_ROW_PARAMS})
     ON CONFLICT (symbol_id, res, ts) DO UPDATE SET
-        open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
-        close = EXCLUDED.close, volume = EXCLUDED.volume, bid_volume = EXCLUDED.bid_volume,
-        ask_volume = EXCLUDED.ask_volume, trades = EXCLUDED.trades,
-        delta_high = EXCLUDED.delta_high, delta_low = EXCLUDED.delta_low,
-        open_interest = EXCLUDED.open_interest
+    {_overwrite(BAR_WRITE_VALUES)}
     RETURNING ts
 )
 INSERT INTO touched (bucket) SELECT ts FROM up ON CONFLICT DO NOTHING
 """
 
 # --- reads -------------------------------------------------------------------------------
-BAR_COLUMNS = (
-    "ts, open, high, low, close, volume, bid_volume, ask_volume, trades, delta_high, delta_low"
-)
+BAR_COLUMNS = ", ".join(("ts", *BAR_VALUES))
 # Newest `n` source rows before `end` (and after `start`), newest first.
 SOURCE_BARS_DESC = f"""
 SELECT {BAR_COLUMNS} FROM md_bars

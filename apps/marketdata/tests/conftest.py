@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from apps.accounts.services import feedkey_create
+from apps.accounts.tests.factories import UserFactory
 from apps.marketdata.services import symbol_upsert
 
 MD = ["default", "marketdata"]
@@ -43,6 +44,13 @@ def btc(db):
 def feed_key(db):
     _, key = feedkey_create(name="test-feed")
     return key
+
+
+@pytest.fixture
+def reader(client):
+    """The test client, logged in as a plain user (who may read public market data)."""
+    client.force_login(UserFactory())
+    return client
 
 
 @pytest.fixture

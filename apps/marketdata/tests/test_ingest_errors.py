@@ -8,6 +8,7 @@ import time
 import pytest
 
 from apps.accounts.services import feedkey_create, feedkey_revoke
+from apps.marketdata.api.ingest import SIERRA_EXAMPLE
 from apps.marketdata.tests.conftest import MD
 from apps.marketdata.tests.test_ingest_ticks import counts
 
@@ -17,19 +18,17 @@ BAR = "/api/v1/market-data/"
 BATCH = "/api/v1/market-data/batch"
 NOW_NS = time.time_ns()
 GOOD_TICK = {"ts": NOW_NS - 10**9, "price": 100.0, "size": 1.0, "side": "buy", "id": "t1"}
-GOOD_BAR = {
-    "timestamp": "2025-11-26 21:17:14",
-    "open": 4162.88,
-    "high": 4162.88,
-    "low": 4162.58,
-    "close": 4162.58,
-    "volume": 19,
-    "bid_volume": 15,
-    "ask_volume": 4,
-    "number_of_trades": 3,
-    "open_interest": None,
-    "chart_info": {"symbol": "BTCUSDT", "chart_number": 1, "seconds_per_bar": 1},
-}
+GOOD_BAR = SIERRA_EXAMPLE | {"chart_info": {**SIERRA_EXAMPLE["chart_info"], "symbol": "BTCUSDT"}}
+
+
+def post_good_tick(client, key: str, symbol: str):
+    """POST ``GOOD_TICK`` for ``symbol`` with the feed key ``key``."""
+    return client.post(
+        TICKS,
+        {"symbol": symbol, "ticks": [GOOD_TICK]},
+        content_type="application/json",
+        HTTP_X_API_KEY=key,
+    )
 
 
 def nothing_written(symbol) -> bool:
@@ -154,21 +153,11 @@ def test_it_requires_a_valid_unrevoked_key(client, btc, feed_key, redis_client):
 
 def test_it_limits_keys_to_their_symbols_and_404s_unknown_ones(client, btc, redis_client):
     _, key = feedkey_create(name="es-only", symbols=["ES"])
-    response = client.post(
-        TICKS,
-        {"symbol": "BTCUSDT", "ticks": [GOOD_TICK]},
-        content_type="application/json",
-        HTTP_X_API_KEY=key,
-    )
+    response = post_good_tick(client, key, "BTCUSDT")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "symbol_not_allowed"
     _, any_key = feedkey_create(name="any")
-    unknown = client.post(
-        TICKS,
-        {"symbol": "NOPE", "ticks": [GOOD_TICK]},
-        content_type="application/json",
-        HTTP_X_API_KEY=any_key,
-    )
+    unknown = post_good_tick(client, any_key, "NOPE")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_symbol"
     assert nothing_written(btc)
 
@@ -177,12 +166,7 @@ def test_it_auto_creates_symbols_when_the_key_allows(client, redis_client):
     from apps.marketdata.models import Symbol
 
     _, key = feedkey_create(name="crypto", auto_create_symbols=True)
-    response = client.post(
-        TICKS,
-        {"symbol": "ethusdt", "ticks": [GOOD_TICK]},
-        content_type="application/json",
-        HTTP_X_API_KEY=key,
-    )
+    response = post_good_tick(client, key, "ethusdt")
     assert response.status_code == 200
     assert Symbol.objects.get(symbol="ETHUSDT").exchange == "CRYPTO"
 

@@ -102,25 +102,24 @@ def test_it_gives_identical_bars_for_permuted_batches(api, btc, btc_trades):
     rows = btc_rows(btc_trades)[:3000]
     random.Random(7).shuffle(rows)
     batches = [rows[i : i + 700] for i in range(0, len(rows), 700)]
+
+    def stored_bars() -> list[tuple]:
+        with connection().cursor() as cursor:
+            cursor.execute(
+                "SELECT res, ts, open, high, low, close, volume, bid_volume, ask_volume, "
+                "trades FROM md_bars WHERE symbol_id = %s ORDER BY res, ts",
+                [btc.id],
+            )
+            return cursor.fetchall()
+
     for batch in reversed(batches):
         assert api(TICKS, {"symbol": "BTCUSDT", "ticks": batch}).status_code == 200
+    shuffled = stored_bars()
     with connection().cursor() as cursor:
-        cursor.execute(
-            "SELECT res, ts, open, high, low, close, volume, bid_volume, ask_volume, "
-            "trades FROM md_bars WHERE symbol_id = %s ORDER BY res, ts",
-            [btc.id],
-        )
-        shuffled = cursor.fetchall()
         cursor.execute("DELETE FROM md_bars; DELETE FROM md_ticks; DELETE FROM md_footprint_1m")
     ordered = sorted(rows, key=lambda r: (r["ts"], int(r["id"])))
     assert api(TICKS, {"symbol": "BTCUSDT", "ticks": ordered}).status_code == 200
-    with connection().cursor() as cursor:
-        cursor.execute(
-            "SELECT res, ts, open, high, low, close, volume, bid_volume, ask_volume, "
-            "trades FROM md_bars WHERE symbol_id = %s ORDER BY res, ts",
-            [btc.id],
-        )
-        in_order = cursor.fetchall()
+    in_order = stored_bars()
     assert len(in_order) == len(shuffled) > 0
     for a, b in zip(in_order, shuffled, strict=True):
         assert a[:6] == b[:6] and a[9] == b[9]

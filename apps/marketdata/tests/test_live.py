@@ -12,11 +12,10 @@ from channels.testing import WebsocketCommunicator
 
 from apps.accounts.tests.factories import UserFactory
 from apps.marketdata import broadcast
-from apps.marketdata.ingest.ticks import ingest_ticks
 from apps.marketdata.services import symbol_upsert
 from apps.marketdata.tests.conftest import MD
+from apps.marketdata.tests.helpers import connect_ws, ingest, receive_type
 from apps.marketdata.ticks import TickBatch
-from tradeflow.asgi import application
 
 pytestmark = pytest.mark.django_db(databases=MD, transaction=True)
 
@@ -32,35 +31,8 @@ def trades(start_ns: int, n: int, prefix: str, step_ns: int = 1_000_000) -> Tick
     )
 
 
-@sync_to_async
-def ingest(symbol, batch):
-    from django.db import connections
-
-    try:
-        return ingest_ticks(symbol, batch)
-    finally:
-        connections.close_all()  # the worker thread must not keep the test database open
-
-
-async def connect(user=None, **scope) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(
-        application,
-        "/ws/market/",
-        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")],
-    )
-    if user is not None:
-        comm.scope["user"] = user
-    connected, _ = await comm.connect()
-    assert connected
-    return comm
-
-
-async def receive_type(comm, kind: str, timeout: float = 3.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        message = await comm.receive_json_from(timeout=max(0.05, deadline - time.monotonic()))
-        if message["type"] == kind:
-            return message
+async def connect(user=None) -> WebsocketCommunicator:
+    return await connect_ws("/ws/market/", user)
 
 
 def test_it_delivers_coalesced_ticks_with_increasing_seq(redis_client):

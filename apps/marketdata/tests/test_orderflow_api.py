@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import pytest
 
-from apps.accounts.tests.factories import UserFactory
 from apps.marketdata.selectors import forget_cached_symbols
 from apps.marketdata.tests.conftest import MD, btc_rows, es_columns
 
@@ -23,12 +22,6 @@ CVD = "/api/v1/orderflow/cvd"
 ES_RANGE = {"start": "2024-07-01T23:58:00Z", "end": "2024-07-02T00:02:00Z"}
 BTC_RANGE = {"start": "2024-08-08T23:54:00Z", "end": "2024-08-09T00:01:00Z"}
 SIDE = {"B": 1, "A": -1, "S": -1}
-
-
-@pytest.fixture
-def reader(client):
-    client.force_login(UserFactory())
-    return client
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from apps.accounts.tests.factories import UserFactory
+from apps.marketdata.analytics.orderflow.tests._reference import dual_price_value_area
 from apps.marketdata.services import symbol_upsert
 from apps.marketdata.tests.conftest import MD, btc_rows
 from apps.marketdata.tests.test_orderflow_api import BTC_RANGE, TICKS, get
@@ -24,12 +25,6 @@ UNITS = 10**8  # Binance quantities have at most 8 decimals
 
 
 @pytest.fixture
-def reader(client):
-    client.force_login(UserFactory())
-    return client
-
-
-@pytest.fixture
 def btc_loaded(api, btc, btc_trades):
     response = api(TICKS, {"symbol": "BTCUSDT", "ticks": btc_rows(btc_trades)})
     assert response.status_code == 200, response.content
@@ -37,7 +32,8 @@ def btc_loaded(api, btc, btc_trades):
 
 
 def reference_profile(trades: list[dict], row_size: str, percent: int) -> dict:
-    """SPEC 7, written as the plain loop it describes."""
+    """SPEC 7 by the book: integer volume units on Decimal rows, then the library tests'
+    plain dual-price loop (``dual_price_value_area``)."""
     row = Decimal(row_size)
     volume: dict[int, int] = defaultdict(int)
     ask = bid = 0
@@ -51,19 +47,8 @@ def reference_profile(trades: list[dict], row_size: str, percent: int) -> dict:
             bid += units
     low = min(volume)
     grid = [volume.get(i, 0) for i in range(low, max(volume) + 1)]
-    n, total, top = len(grid), sum(grid), max(grid)
-    poc = min((i for i in range(n) if grid[i] == top), key=lambda i: (abs(2 * i - (n - 1)), i))
-    lo = hi = poc
-    included = grid[poc]
-    while included * 100 < percent * total and (lo > 0 or hi < n - 1):
-        up = grid[hi + 1 : hi + 3]
-        down = grid[max(lo - 2, 0) : lo]
-        if up and (not down or sum(up) >= sum(down)):
-            hi += len(up)
-            included += sum(up)
-        else:
-            lo -= len(down)
-            included += sum(down)
+    total = sum(grid)
+    poc, lo, hi = dual_price_value_area(grid, percent)
 
     def price(i):
         return float((low + i) * row)

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.accounts.tests.factories import UserFactory
 from apps.marketdata.ingest.ticks import ingest_ticks
 from apps.marketdata.services import symbol_upsert
 from apps.marketdata.store.db import connection
@@ -39,12 +38,6 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-@pytest.fixture
-def reader(client):
-    client.force_login(UserFactory())
-    return client
 
 
 @pytest.fixture

@@ -38,12 +38,6 @@ def gold(db):
     )[0]
 
 
-@pytest.fixture
-def reader(client):
-    client.force_login(UserFactory())
-    return client
-
-
 def get_bars(client, symbol, **params):
     response = client.get(f"/api/v1/market-data/{symbol}", params)
     assert response.status_code == 200, response.content

@@ -49,6 +49,19 @@ def as_i64(values, name: str) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
+def as_trades(price, size, ts_ns=None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, int]:
+    """Validated trade columns: ``ts_ns`` (int64, when given), ``price`` and ``size``
+    (float64, finite, sizes >= 0), all of one length, and that length."""
+    ts = None if ts_ns is None else as_i64(ts_ns, "ts_ns")
+    price = as_f64(price, "price")
+    size = as_f64(size, "size")
+    n = check_lengths(ts_ns=ts, price=price, size=size)
+    check_finite(price=price, size=size)
+    if np.any(size < 0):
+        raise ValueError("size must be >= 0")
+    return ts, price, size, n
+
+
 def check_lengths(**arrays: np.ndarray | None) -> int:
     sizes = {name: a.shape[0] for name, a in arrays.items() if a is not None}
     if len(set(sizes.values())) > 1:

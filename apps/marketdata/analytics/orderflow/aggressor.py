@@ -103,6 +103,22 @@ def classify_aggressor(
     return filled.astype(np.int8)
 
 
+def time_ordered_sides(ts_ns, price, size, side, *, prev_price, prev_side):
+    """Trades (validated by ``as_trades``) stably sorted by ``ts_ns`` when they are not,
+    and their sides: ``(ts_ns, price, size, sides, inferred)`` where ``inferred`` counts
+    the sides the tick rule decided."""
+    raw_side = None if side is None else np.asarray(side)
+    if raw_side is not None:
+        check_lengths(price=price, side=raw_side)
+    n = price.shape[0]
+    if n and np.any(np.diff(ts_ns) < 0):
+        order = np.argsort(ts_ns, kind="stable")
+        ts_ns, price, size = ts_ns[order], price[order], size[order]
+        raw_side = None if raw_side is None else raw_side[order]
+    sides = classify_aggressor(price, raw_side, prev_price=prev_price, prev_side=prev_side)
+    return ts_ns, price, size, sides, count_inferred(raw_side, n)
+
+
 def count_inferred(side, n: int) -> int:
     """How many of ``n`` trades had no side from the feed (so the tick rule decided)."""
     if side is None:

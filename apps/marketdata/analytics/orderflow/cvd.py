@@ -31,6 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ._core import (
     as_f64,
     as_i64,
+    as_trades,
     bar_start,
     change_starts,
     check_finite,
@@ -40,7 +41,7 @@ from ._core import (
     session_index,
     trade_bar_deltas,
 )
-from .aggressor import TICK_RULE_METHOD, UNKNOWN, classify_aggressor, count_inferred
+from .aggressor import TICK_RULE_METHOD, UNKNOWN, time_ordered_sides
 
 RESETS = ("session", "none")
 DEFAULT_LOOKBACK = 20
@@ -65,22 +66,11 @@ def trade_bars(
 ) -> dict[str, np.ndarray | int]:
     """OHLCV + delta bars from trades (vectorised). Arrays keyed by name, plus
     ``inferred`` = number of sides classified by the tick rule."""
-    ts_ns = as_i64(ts_ns, "ts_ns")
-    price = as_f64(price, "price")
-    size = as_f64(size, "size")
-    n = check_lengths(ts_ns=ts_ns, price=price, size=size)
-    check_finite(price=price, size=size)
-    if np.any(size < 0):
-        raise ValueError("size must be >= 0")
+    ts_ns, price, size, n = as_trades(price, size, ts_ns)
     timeframe = check_timeframe(timeframe)
-    raw_side = None if side is None else np.asarray(side)
-    if raw_side is not None:
-        check_lengths(price=price, side=raw_side)
-    if n and np.any(np.diff(ts_ns) < 0):
-        order = np.argsort(ts_ns, kind="stable")
-        ts_ns, price, size = ts_ns[order], price[order], size[order]
-        raw_side = None if raw_side is None else raw_side[order]
-    sides = classify_aggressor(price, raw_side, prev_price=prev_price, prev_side=prev_side)
+    ts_ns, price, size, sides, inferred = time_ordered_sides(
+        ts_ns, price, size, side, prev_price=prev_price, prev_side=prev_side
+    )
     bar = bar_start(ts_ns // 1_000_000_000, timeframe, origin)
     starts = change_starts(bar)
     delta, delta_high, delta_low = trade_bar_deltas(size * sides, starts)
@@ -106,7 +96,7 @@ def trade_bars(
         "delta": delta,
         "delta_high": delta_high,
         "delta_low": delta_low,
-        "inferred": count_inferred(raw_side, n),
+        "inferred": inferred,
     }
 
 

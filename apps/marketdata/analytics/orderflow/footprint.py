@@ -24,6 +24,7 @@ import numpy as np
 from ._core import (
     as_f64,
     as_i64,
+    as_trades,
     bar_start,
     change_starts,
     check_finite,
@@ -39,7 +40,7 @@ from ._core import (
     unit_decimals,
     volume_units,
 )
-from .aggressor import TICK_RULE_METHOD, UNKNOWN, classify_aggressor, count_inferred
+from .aggressor import TICK_RULE_METHOD, UNKNOWN, time_ordered_sides
 
 DEFAULT_RATIO = 3.0
 DEFAULT_MIN_VOLUME = 1.0
@@ -80,6 +81,39 @@ class FootprintLevels:
     trades: np.ndarray  # int64 [levels]
     delta_high: np.ndarray  # float64 [bars]
     delta_low: np.ndarray  # float64 [bars]
+
+
+def _summed_levels(
+    bar: np.ndarray,
+    row: np.ndarray,
+    *,
+    delta_high: np.ndarray,
+    delta_low: np.ndarray,
+    bid: np.ndarray,
+    ask: np.ndarray,
+    trades: np.ndarray,
+) -> FootprintLevels:
+    """Levels from unsorted inputs (trades or stored rows): ``bid``/``ask``/``trades``
+    summed per (bar start, row index), sorted by bar then row."""
+    order = np.lexsort((row, bar))
+    bar_o, row_o = bar[order], row[order]
+    lstarts = change_starts(bar_o, row_o)
+    sums = {
+        name: np.add.reduceat(values[order], lstarts)
+        if bar.shape[0]
+        else np.zeros(0, dtype=values.dtype)
+        for name, values in (("bid", bid), ("ask", ask), ("trades", trades))
+    }
+    level_bar = bar_o[lstarts]
+    starts = change_starts(level_bar)
+    return FootprintLevels(
+        bar_time=level_bar[starts],
+        starts=starts,
+        row=row_o[lstarts],
+        delta_high=delta_high,
+        delta_low=delta_low,
+        **sums,
+    )
 
 
 def _imbalance_method(ratio: float, min_volume: float, mode: str, stack: int) -> dict:
@@ -137,48 +171,23 @@ def footprint_levels_from_trades(
     prev_side: int = UNKNOWN,
 ) -> tuple[FootprintLevels, int]:
     """Columnar footprint from trades and the number of sides the tick rule inferred."""
-    ts_ns = as_i64(ts_ns, "ts_ns")
-    price = as_f64(price, "price")
-    size = as_f64(size, "size")
-    n = check_lengths(ts_ns=ts_ns, price=price, size=size)
-    check_finite(price=price, size=size)
-    if np.any(size < 0):
-        raise ValueError("size must be >= 0")
+    ts_ns, price, size, n = as_trades(price, size, ts_ns)
     timeframe = check_timeframe(timeframe)
     row_size = check_positive(row_size, "row_size")
-    raw_side = None if side is None else np.asarray(side)
-    if raw_side is not None:
-        check_lengths(price=price, side=raw_side)
-    if n and np.any(np.diff(ts_ns) < 0):
-        order = np.argsort(ts_ns, kind="stable")
-        ts_ns, price, size = ts_ns[order], price[order], size[order]
-        raw_side = None if raw_side is None else raw_side[order]
-    sides = classify_aggressor(price, raw_side, prev_price=prev_price, prev_side=prev_side)
-    inferred = count_inferred(raw_side, n)
+    ts_ns, price, size, sides, inferred = time_ordered_sides(
+        ts_ns, price, size, side, prev_price=prev_price, prev_side=prev_side
+    )
 
     bar = bar_start(ts_ns // 1_000_000_000, timeframe, origin)
-    rows = row_index(price, row_size)
-    signed = size * sides
-    bar_starts = change_starts(bar)
-    _, delta_high, delta_low = trade_bar_deltas(signed, bar_starts)
-
-    order = np.lexsort((rows, bar))
-    bar_o, rows_o, size_o, side_o = bar[order], rows[order], size[order], sides[order]
-    lstarts = change_starts(bar_o, rows_o)
-    bid = np.add.reduceat(np.where(side_o < 0, size_o, 0.0), lstarts) if n else np.zeros(0)
-    ask = np.add.reduceat(np.where(side_o > 0, size_o, 0.0), lstarts) if n else np.zeros(0)
-    trades = np.diff(np.append(lstarts, n)).astype(np.int64)
-    level_bar = bar_o[lstarts]
-    starts = change_starts(level_bar)
-    levels = FootprintLevels(
-        bar_time=level_bar[starts],
-        starts=starts,
-        row=rows_o[lstarts],
-        bid=bid,
-        ask=ask,
-        trades=trades,
+    _, delta_high, delta_low = trade_bar_deltas(size * sides, change_starts(bar))
+    levels = _summed_levels(
+        bar,
+        row_index(price, row_size),
         delta_high=delta_high,
         delta_low=delta_low,
+        bid=np.where(sides < 0, size, 0.0),
+        ask=np.where(sides > 0, size, 0.0),
+        trades=np.ones(n, dtype=np.int64),
     )
     return levels, inferred
 
@@ -214,21 +223,6 @@ def footprint_levels_from_rows(
     if count is None:
         count = np.zeros(n, dtype=np.int64)
 
-    bar = bar_start(bar_ts, timeframe, origin)
-    rows = row_index(price, row_size)
-    order = np.lexsort((rows, bar))
-    bar_o, rows_o = bar[order], rows[order]
-    lstarts = change_starts(bar_o, rows_o)
-    if n:
-        bid = np.add.reduceat(bid_volume[order], lstarts)
-        ask = np.add.reduceat(ask_volume[order], lstarts)
-        trade_count = np.add.reduceat(count[order], lstarts)
-    else:
-        bid = ask = np.zeros(0)
-        trade_count = np.zeros(0, dtype=np.int64)
-    level_bar = bar_o[lstarts]
-    starts = change_starts(level_bar)
-
     # Source bars (e.g. 1 minute): their delta from the rows, their extremes from the
     # caller's bars where given, merged into the target bars in time order.
     src_order = np.argsort(bar_ts, kind="stable")
@@ -260,15 +254,14 @@ def footprint_levels_from_rows(
     target = bar_start(src_time, timeframe, origin)
     _, bar_high, bar_low = combine_bar_deltas(src_delta, src_high, src_low, change_starts(target))
 
-    levels = FootprintLevels(
-        bar_time=level_bar[starts],
-        starts=starts,
-        row=rows_o[lstarts],
-        bid=bid,
-        ask=ask,
-        trades=trade_count.astype(np.int64),
+    levels = _summed_levels(
+        bar_start(bar_ts, timeframe, origin),
+        row_index(price, row_size),
         delta_high=bar_high,
         delta_low=bar_low,
+        bid=bid_volume,
+        ask=ask_volume,
+        trades=count,
     )
     return levels, extremes
 

@@ -28,6 +28,7 @@ import numpy as np
 from ._core import (
     as_f64,
     as_i64,
+    as_trades,
     bar_start,
     change_starts,
     check_finite,
@@ -244,16 +245,11 @@ def volume_profile_from_rows(
     """
     row_size = check_positive(row_size, "row_size")
     value_area = check_percent(value_area)
-    price = as_f64(price, "price")
-    bid = as_f64(bid_volume, "bid_volume")
-    ask = as_f64(ask_volume, "ask_volume")
-    vol = bid + ask if volume is None else as_f64(volume, "volume")
-    check_lengths(price=price, bid_volume=bid, ask_volume=ask, volume=vol)
-    check_finite(price=price, bid_volume=bid, ask_volume=ask, volume=vol)
+    _, rows, bid, ask, vol = _prepare_rows(None, price, bid_volume, ask_volume, volume, row_size)
     if np.any(bid < 0) or np.any(ask < 0) or np.any(vol < 0):
         raise ValueError("volumes must be >= 0")
     return _profile(
-        row_index(price, row_size),
+        rows,
         bid,
         ask,
         vol,
@@ -285,12 +281,7 @@ def volume_profile_from_trades(
     Same output as :func:`volume_profile_from_rows`."""
     row_size = check_positive(row_size, "row_size")
     value_area = check_percent(value_area)
-    price = as_f64(price, "price")
-    size = as_f64(size, "size")
-    n = check_lengths(price=price, size=size)
-    check_finite(price=price, size=size)
-    if np.any(size < 0):
-        raise ValueError("size must be >= 0")
+    _, price, size, n = as_trades(price, size)
     sides = classify_aggressor(price, side, prev_price=prev_price, prev_side=prev_side)
     return _profile(
         row_index(price, row_size),
@@ -312,14 +303,16 @@ def volume_profile_from_trades(
 
 
 def _prepare_rows(bar_ts, price, bid_volume, ask_volume, volume, row_size):
-    bar_ts = as_i64(bar_ts, "bar_ts")
+    """Validated stored rows (``bar_ts`` may be None): ``bar_ts``, row indices, bid, ask and
+    total volume (``bid + ask`` unless ``volume`` is given)."""
+    bar_ts = None if bar_ts is None else as_i64(bar_ts, "bar_ts")
     price = as_f64(price, "price")
     bid = as_f64(bid_volume, "bid_volume")
     ask = as_f64(ask_volume, "ask_volume")
     vol = bid + ask if volume is None else as_f64(volume, "volume")
     check_lengths(bar_ts=bar_ts, price=price, bid_volume=bid, ask_volume=ask, volume=vol)
     check_finite(price=price, bid_volume=bid, ask_volume=ask, volume=vol)
-    return bar_ts, row_index(price, row_size), vol
+    return bar_ts, row_index(price, row_size), bid, ask, vol
 
 
 def developing_profile(
@@ -347,7 +340,7 @@ def developing_profile(
     row_size = check_positive(row_size, "row_size")
     value_area = check_percent(value_area)
     timeframe = check_timeframe(timeframe)
-    bar_ts, rows, vol = _prepare_rows(bar_ts, price, bid_volume, ask_volume, volume, row_size)
+    bar_ts, rows, _, _, vol = _prepare_rows(bar_ts, price, bid_volume, ask_volume, volume, row_size)
     bar = bar_start(bar_ts, timeframe, origin)
     if session_starts is None:
         sess = np.zeros(bar.shape[0], dtype=np.int64)
@@ -426,7 +419,7 @@ def session_profiles(
     :func:`naked_pocs`."""
     row_size = check_positive(row_size, "row_size")
     value_area = check_percent(value_area)
-    bar_ts, rows, vol = _prepare_rows(bar_ts, price, bid_volume, ask_volume, volume, row_size)
+    bar_ts, rows, _, _, vol = _prepare_rows(bar_ts, price, bid_volume, ask_volume, volume, row_size)
     starts_arr = np.asarray(session_starts, dtype=np.int64)
     sess = session_index(bar_ts, starts_arr)
     keep = sess >= 0

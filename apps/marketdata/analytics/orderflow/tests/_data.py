@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+from collections import defaultdict
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from apps.marketdata.analytics.orderflow import parse_sides
+from apps.marketdata.analytics.orderflow import footprint_from_trades, parse_sides
 
 # tests -> orderflow -> analytics -> marketdata -> apps -> /work/main; shared/ sits beside it.
 PROJECT_ROOT = Path(__file__).resolve().parents[5]
@@ -57,3 +58,16 @@ def btc_trades() -> dict[str, np.ndarray]:
         "code": np.array([r["aggressor_side"] for r in rows]),
         "side": parse_sides([r["aggressor_side"] for r in rows]),
     }
+
+
+def minute_rows(ts_ns, price, size, side, row_size) -> tuple[dict[str, list], dict]:
+    """What the store keeps of trades: 1-minute footprint rows as columns (``bar_ts``,
+    ``price``, ``bid_volume``, ``ask_volume``, ``trades``), and that 1-minute footprint."""
+    fp = footprint_from_trades(ts_ns, price, size, side, timeframe=60, row_size=row_size)
+    cols = defaultdict(list)
+    for bar in fp["bars"]:
+        for lv in bar["levels"]:
+            cols["bar_ts"].append(bar["time"])
+            for key in ("price", "bid_volume", "ask_volume", "trades"):
+                cols[key].append(lv[key])
+    return cols, fp

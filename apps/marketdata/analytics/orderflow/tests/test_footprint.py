@@ -14,7 +14,7 @@ from apps.marketdata.analytics.orderflow import (
     trade_bars,
 )
 
-from ._data import es_bars, es_trades
+from ._data import es_bars, es_trades, minute_rows
 from ._reference import close, footprint_dict, row_of, running_delta_extremes, tick_rule
 
 MINUTES = {
@@ -162,15 +162,27 @@ def test_it_computes_es_running_delta_extremes_from_trades():
 
 def _minute_rows(ts_ns, price, size, side, row_size):
     """What the store keeps: 1-minute footprint rows plus 1-minute delta extremes."""
-    fp = footprint_from_trades(ts_ns, price, size, side, timeframe=60, row_size=row_size)
-    cols = defaultdict(list)
-    for bar in fp["bars"]:
-        for lv in bar["levels"]:
-            cols["bar_ts"].append(bar["time"])
-            for key in ("price", "bid_volume", "ask_volume", "trades"):
-                cols[key].append(lv[key])
-    bars = trade_bars(ts_ns, price, size, side, timeframe=60)
-    return cols, bars
+    cols, _ = minute_rows(ts_ns, price, size, side, row_size)
+    return cols, trade_bars(ts_ns, price, size, side, timeframe=60)
+
+
+def _from_rows(cols, bars=None, **options):
+    """``footprint_from_rows`` of ``_minute_rows``' columns, with the 1-minute delta
+    extremes of ``bars`` when given."""
+    if bars is not None:
+        options |= {
+            "delta_time": bars["time"],
+            "delta_high": bars["delta_high"],
+            "delta_low": bars["delta_low"],
+        }
+    return footprint_from_rows(
+        cols["bar_ts"],
+        cols["price"],
+        cols["bid_volume"],
+        cols["ask_volume"],
+        cols["trades"],
+        **options,
+    )
 
 
 def test_it_builds_the_same_five_minute_es_footprint_from_minute_rows():
@@ -180,18 +192,7 @@ def test_it_builds_the_same_five_minute_es_footprint_from_minute_rows():
         direct = footprint_from_trades(
             es["ts_ns"], es["price"], es["size"], es["side"], timeframe=300, row_size=row
         )
-        rows = footprint_from_rows(
-            cols["bar_ts"],
-            cols["price"],
-            cols["bid_volume"],
-            cols["ask_volume"],
-            cols["trades"],
-            timeframe=300,
-            row_size=row,
-            delta_time=bars["time"],
-            delta_high=bars["delta_high"],
-            delta_low=bars["delta_low"],
-        )
+        rows = _from_rows(cols, bars, timeframe=300, row_size=row)
         assert rows["bars"] == direct["bars"]
         assert rows["method"]["delta_extremes"] == "source_bars"
 
@@ -199,15 +200,7 @@ def test_it_builds_the_same_five_minute_es_footprint_from_minute_rows():
 def test_it_falls_back_to_minute_closes_for_delta_extremes_without_minute_bars():
     es = es_trades()
     cols, _ = _minute_rows(es["ts_ns"], es["price"], es["size"], es["side"], 0.25)
-    rows = footprint_from_rows(
-        cols["bar_ts"],
-        cols["price"],
-        cols["bid_volume"],
-        cols["ask_volume"],
-        cols["trades"],
-        timeframe=300,
-        row_size=0.25,
-    )
+    rows = _from_rows(cols, timeframe=300, row_size=0.25)
     assert rows["method"]["delta_extremes"] == "source_bar_closes"
     # Minute deltas +10, +1 | +31, -11: running closes 10, 11 in the 23:55 bar and 31, 20
     # in the 00:00 bar. Trades show the true extremes reach further (17 and 38).
@@ -288,18 +281,7 @@ def test_it_builds_generated_footprints_identically_from_minute_rows(rows, timef
     side = classify_aggressor(price, side)
     cols, bars = _minute_rows(ts, price, size, side, 0.25)
     direct = footprint_from_trades(ts, price, size, side, timeframe=timeframe, row_size=0.5)
-    stored = footprint_from_rows(
-        cols["bar_ts"],
-        cols["price"],
-        cols["bid_volume"],
-        cols["ask_volume"],
-        cols["trades"],
-        timeframe=timeframe,
-        row_size=0.5,
-        delta_time=bars["time"],
-        delta_high=bars["delta_high"],
-        delta_low=bars["delta_low"],
-    )
+    stored = _from_rows(cols, bars, timeframe=timeframe, row_size=0.5)
     assert stored["bars"] == direct["bars"]
     assert stored["stacked_zones"] == direct["stacked_zones"]
 

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from apps.marketdata.analytics.orderflow import (
     developing_profile,
-    footprint_from_trades,
     naked_pocs,
     session_profiles,
     volume_nodes,
@@ -16,7 +15,7 @@ from apps.marketdata.analytics.orderflow import (
     volume_profile_from_trades,
 )
 
-from ._data import btc_trades, es_trades
+from ._data import btc_trades, es_trades, minute_rows
 from ._reference import dual_price_value_area, row_of
 
 UNIT = Decimal("1e-8")  # Binance quantities have at most 8 decimals
@@ -80,14 +79,7 @@ def test_it_keeps_the_binance_file_volume_and_split():
 
 def test_it_gives_the_same_profile_from_stored_minute_rows():
     btc = btc_trades()
-    fp = footprint_from_trades(
-        btc["ts_ns"], btc["price"], btc["size"], btc["side"], timeframe=60, row_size=0.01
-    )
-    cols = defaultdict(list)
-    for bar in fp["bars"]:
-        for lv in bar["levels"]:
-            for key in ("price", "bid_volume", "ask_volume"):
-                cols[key].append(lv[key])
+    cols, _ = minute_rows(btc["ts_ns"], btc["price"], btc["size"], btc["side"], 0.01)
     direct = volume_profile_from_trades(btc["price"], btc["size"], btc["side"], row_size=0.5)
     stored = volume_profile_from_rows(
         cols["price"], cols["bid_volume"], cols["ask_volume"], row_size=0.5
@@ -205,15 +197,7 @@ def test_it_profiles_generated_trades_like_the_reference(rows):
 
 def test_it_develops_poc_and_value_area_bar_by_bar():
     btc = btc_trades()
-    fp = footprint_from_trades(
-        btc["ts_ns"], btc["price"], btc["size"], btc["side"], timeframe=60, row_size=0.01
-    )
-    cols = defaultdict(list)
-    for bar in fp["bars"]:
-        for lv in bar["levels"]:
-            cols["bar_ts"].append(bar["time"])
-            for key in ("price", "bid_volume", "ask_volume"):
-                cols[key].append(lv[key])
+    cols, fp = minute_rows(btc["ts_ns"], btc["price"], btc["size"], btc["side"], 0.01)
     dev = developing_profile(
         cols["bar_ts"],
         cols["price"],

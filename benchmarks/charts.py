@@ -1,0 +1,696 @@
+"""``ws_fanout`` and ``chart_page`` (issue: live charts in the browser).
+
+ws_fanout: WebSocket clients on ONE daphne process subscribe to /ws/market/ (session-cookie
+auth, like browsers); ticks arrive through the ingestion API (one trade per POST, each
+symbol at 5 POST/s so that the 100 ms coalescing never merges two), and every client
+must receive every trade. Latency = client receipt time - the trade's timestamp, which
+is the POST's send time. Baseline, in the same run: a bare ``websockets`` server that
+broadcasts the same messages, sent by the driver over a control socket on the same
+schedule, to the same number of clients. Clients run in CLIENT_PROCS processes.
+
+chart_page: server time of the chart page; Chromium time to the first painted candle
+with 5,000 bars against a bare lightweight-charts page given the same bars (served by a
+plain static server); frame time p95 with one live update per frame at 10k bars against
+the bare page doing ``series.update`` per frame (vsync off, so a frame costs its work);
+and the gzipped size of the JS and CSS the chart page loads.
+
+Only 127.0.0.1 is used; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import http.server
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+
+import orjson
+
+from benchmarks import common
+
+APP = "apps.charts.asgi_static:application"  # the product app plus static files
+CLIENT_PROCS = 4
+NS = 1_000_000_000
+PER_SYMBOL_RATE = 5  # messages/s per symbol: below the 10/s coalescing limit
+LWC = (
+    common.ROOT / "node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js"
+)
+
+
+@contextmanager
+def _daphne(env: dict):
+    port = common.free_port()
+    proc = subprocess.Popen(
+        [common.PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", APP],
+        cwd=common.ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, _ = common.Client(port).request("GET", "/accounts/login/")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the benchmark server did not start")
+            time.sleep(0.2)
+        yield port, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _session_for(user) -> str:
+    """A logged-in session key (what a browser's ``sessionid`` cookie carries)."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "apps.accounts.backends.EmailBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+def _setup(tag: str, symbols: list[str]):
+    env = common.bench_env(tag)
+    common.prepare_databases(env)
+    common.django_in_process(env)
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop in this thread
+    from apps.accounts.models import User
+    from apps.accounts.services import feedkey_create
+    from apps.marketdata.services import symbol_upsert
+
+    for code in symbols:
+        symbol_upsert(symbol=code, exchange="BENCH", asset_type="futures", tick_size="0.25")
+    user = User.objects.filter(email="bench-charts@example.com").first()
+    if user is None:
+        user = User.objects.create_user(
+            email="bench-charts@example.com", password=None, username="bench-charts"
+        )
+    user.subscription_tier = "pro"
+    user.save()
+    _, key = feedkey_create(name=f"bench-charts-{time.time_ns()}")
+    return env, key, _session_for(user)
+
+
+# --- ws_fanout: client processes ------------------------------------------------------
+
+
+def _client_proc(url, headers, origin, count, subscribe, ready, received, stop, results):
+    """``count`` WebSocket clients in one process; reports received trades and latencies."""
+    from websockets.asyncio.client import connect
+
+    async def main():
+        latencies: list[float] = []
+        acks = 0
+        got_ack = asyncio.Event()
+
+        async def reader(ws):
+            nonlocal acks
+            async for raw in ws:
+                now_ms = time.time_ns() / 1e6
+                message = orjson.loads(raw)
+                kind = message.get("type")
+                if kind == "tick":
+                    trades = message["data"]["trades"]["t"]
+                    latencies.extend(now_ms - t for t in trades)
+                elif kind == "subscribed":
+                    acks += 1
+                    if acks >= count:
+                        got_ack.set()
+
+        conns = []
+        for start in range(0, count, 50):
+            batch = [
+                connect(
+                    url,
+                    additional_headers=headers,
+                    origin=origin,
+                    open_timeout=60,
+                    ping_interval=None,
+                    max_size=None,
+                    max_queue=None,
+                )
+                for _ in range(min(50, count - start))
+            ]
+            conns.extend(await asyncio.gather(*batch))
+        tasks = [asyncio.create_task(reader(ws)) for ws in conns]
+        for ws in conns:
+            await ws.send(subscribe)
+        await asyncio.wait_for(got_ack.wait(), 60)
+        ready.release()
+        while not stop.is_set():
+            received.value = len(latencies)
+            await asyncio.sleep(0.1)
+        received.value = len(latencies)
+        results.put(latencies)
+        for ws in conns:
+            await ws.close()
+        for task in tasks:
+            task.cancel()
+
+    asyncio.run(main())
+
+
+def _baseline_server(port: int, started) -> None:
+    """The bare ``websockets`` server: /publish (the driver) -> broadcast to everyone."""
+    from websockets.asyncio.server import broadcast, serve
+
+    clients: set = set()
+
+    async def handler(ws):
+        if ws.request.path == "/publish":
+            async for message in ws:
+                broadcast(clients, message)
+            return
+        async for raw in ws:  # the subscribe message, acknowledged like ours
+            message = orjson.loads(raw)
+            if message.get("action") == "subscribe":
+                clients.add(ws)
+                await ws.send(orjson.dumps({"type": "subscribed"}).decode())
+        clients.discard(ws)
+
+    async def main():
+        async with serve(handler, "127.0.0.1", port, ping_interval=None, max_queue=None):
+            started.set()
+            await asyncio.Future()
+
+    asyncio.run(main())
+
+
+def _run_clients(ctx, url, headers, origin, clients, subscribe):
+    per = [clients // CLIENT_PROCS + (i < clients % CLIENT_PROCS) for i in range(CLIENT_PROCS)]
+    ready = ctx.Semaphore(0)
+    stop = ctx.Event()
+    results = ctx.Queue()
+    counters = [ctx.Value("q", 0) for _ in per]
+    procs = [
+        ctx.Process(
+            target=_client_proc,
+            args=(url, headers, origin, n, subscribe, ready, counters[i], stop, results),
+            daemon=True,
+        )
+        for i, n in enumerate(per)
+        if n
+    ]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        if not ready.acquire(timeout=120):
+            raise RuntimeError("clients did not connect within 120 s")
+    return procs, stop, results, counters
+
+
+def _finish(procs, stop, results, counters, expected: int, drain_s: float) -> tuple[int, list]:
+    deadline = time.monotonic() + drain_s
+    while time.monotonic() < deadline and sum(c.value for c in counters) < expected:
+        time.sleep(0.1)
+    stop.set()
+    latencies: list[float] = []
+    for _ in procs:
+        latencies.extend(results.get(timeout=60))
+    for p in procs:
+        p.join(timeout=30)
+    return len(latencies), latencies
+
+
+def _schedule(symbols: list[str], seconds: float, send) -> int:
+    """Call ``send(symbol, n)`` for each symbol every 1/PER_SYMBOL_RATE s (staggered)."""
+    period = 1.0 / PER_SYMBOL_RATE
+    count = int(seconds * PER_SYMBOL_RATE)
+    start = time.perf_counter() + 0.2
+    errors: list[BaseException] = []
+
+    def loop(i: int, symbol: str):
+        try:
+            for n in range(count):
+                delay = start + i * period / len(symbols) + n * period - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                send(symbol, n)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=loop, args=(i, s)) for i, s in enumerate(symbols)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return count * len(symbols)
+
+
+def _stats(received: int, expected: int, latencies: list[float]) -> dict:
+    if not latencies:
+        return {"delivered": 0.0}
+    return {
+        "delivered": round(received / expected, 4),
+        "p50_ms": round(common.percentile(latencies, 50), 1),
+        "p95_ms": round(common.percentile(latencies, 95), 1),
+        "p99_ms": round(common.percentile(latencies, 99), 1),
+    }
+
+
+def _tick_message(symbol: str, seq: int, ms: int, price: float) -> str:
+    trades = {"t": [ms], "p": [price], "s": [1.0], "side": [1]}
+    summary = {
+        "count": 1, "first": ms, "last": ms, "open": price, "high": price, "low": price,
+        "close": price, "volume": 1.0, "buy_volume": 1.0, "sell_volume": 0.0,
+    }  # fmt: skip
+    data = {"trades": trades, "summary": summary, "bars": []}
+    return orjson.dumps({"type": "tick", "symbol": symbol, "seq": seq, "data": data}).decode()
+
+
+def _ours_fanout(ctx, ws_port, post_port, key, session, clients, symbols, seconds, tag):
+    """POST /api/v1/market-data/ticks (on ``post_port``) -> daphne on ``ws_port`` -> clients."""
+    subscribe = orjson.dumps({"action": "subscribe", "symbols": symbols, "timeframe": "1m"})
+    procs, stop, results, counters = _run_clients(
+        ctx,
+        f"ws://127.0.0.1:{ws_port}/ws/market/",
+        {"Cookie": f"sessionid={session}"},
+        f"http://127.0.0.1:{ws_port}",
+        clients,
+        subscribe.decode(),
+    )
+    posters = threading.local()
+    post_ms: list[float] = []
+
+    def post(symbol, n):
+        http = getattr(posters, "c", None) or common.Client(post_port)
+        posters.c = http
+        tick = {
+            "ts": time.time_ns(),
+            "price": 1000 + (n % 40) * 0.25,
+            "size": 1.0,
+            "side": "buy",
+            "id": f"{tag}-{symbol}-{n}",
+        }
+        body = orjson.dumps({"symbol": symbol, "ticks": [tick]})
+        started = time.perf_counter()
+        status, payload = http.request(
+            "POST",
+            "/api/v1/market-data/ticks",
+            body,
+            {"Content-Type": "application/json", "X-API-Key": key},
+        )
+        post_ms.append((time.perf_counter() - started) * 1000)
+        if status != 200:
+            raise RuntimeError(f"ingest answered {status}: {payload[:200]!r}")
+
+    sent = _schedule(symbols, seconds, post)
+    got, lat = _finish(procs, stop, results, counters, sent * clients, 20)
+    stats = _stats(got, sent * clients, lat)
+    stats["post_p50_ms"] = round(common.percentile(post_ms, 50), 1)
+    return stats
+
+
+def _baseline_fanout(ctx, bport, clients, symbols, seconds):
+    subscribe = orjson.dumps({"action": "subscribe", "symbols": symbols}).decode()
+    procs, stop, results, counters = _run_clients(
+        ctx, f"ws://127.0.0.1:{bport}/", {}, None, clients, subscribe
+    )
+    sent = asyncio.run(_publish_baseline(bport, symbols, seconds))
+    got, lat = _finish(procs, stop, results, counters, sent * clients, 20)
+    return _stats(got, sent * clients, lat)
+
+
+def bench_ws_fanout(quick: bool = False) -> dict:
+    grid = [(100, 50), (1000, 10), (1000, 50)]
+    seconds = 3.0 if quick else 10.0
+    symbols = [f"WSF{i}" for i in range(10)]
+    env, key, session = _setup("charts", symbols)
+    ctx = mp.get_context("spawn")
+    bport = common.free_port()
+    started = ctx.Event()
+    bserver = ctx.Process(target=_baseline_server, args=(bport, started), daemon=True)
+    bserver.start()
+    if not started.wait(30):
+        raise RuntimeError("the baseline server did not start")
+    out: dict = {}
+    try:
+        with _daphne(env) as (port, _), _daphne(env) as (ingest_port, _):
+            for n, (clients, rate) in enumerate(grid):
+                subs = symbols[: rate // PER_SYMBOL_RATE]
+                tag = f"{n}-{time.time_ns()}"
+                # the literal setup: ingestion and WebSockets on the one daphne process
+                ours = _ours_fanout(ctx, port, port, key, session, clients, subs, seconds, tag)
+                point = {"ours": ours}
+                if (clients, rate) == (1000, 10):
+                    # DESIGN's production topology: HTTP (ingest) on another process, the
+                    # same one daphne holding every WebSocket; isolates the fan-out cost
+                    point["ours_ingest_elsewhere"] = _ours_fanout(
+                        ctx, port, ingest_port, key, session, clients, subs, seconds, tag + "s"
+                    )
+                point["baseline"] = _baseline_fanout(ctx, bport, clients, subs, seconds)
+                out[f"{clients}x{rate}"] = point
+                print(f"  ws_fanout {clients}x{rate}: {point}", file=sys.stderr, flush=True)
+    finally:
+        bserver.terminate()
+        bserver.join(timeout=10)
+    key_point = out["1000x10"]
+    p95, base95 = key_point["ours"].get("p95_ms"), key_point["baseline"].get("p95_ms")
+    return {
+        "ours": p95,
+        "baseline": base95,
+        "ratio": round(p95 / base95, 3) if p95 and base95 else None,
+        "unit": "ms p95 POST-to-client, 1000 clients x 10 msg/s",
+        "target": "delivered 1.0 everywhere; at 1000x10 p95 <= 50 ms and ratio <= 1.5",
+        "delivered": {k: v["ours"].get("delivered") for k, v in out.items()},
+        "grid": out,
+        "load": f"{seconds:g} s per point, {CLIENT_PROCS} client processes, one daphne "
+        "holding the WebSockets",
+    }
+
+
+async def _publish_baseline(port: int, symbols: list[str], seconds: float) -> int:
+    from websockets.asyncio.client import connect
+
+    period = 1.0 / PER_SYMBOL_RATE
+    count = int(seconds * PER_SYMBOL_RATE)
+    async with connect(f"ws://127.0.0.1:{port}/publish", max_size=None) as ws:
+        start = time.perf_counter() + 0.2
+        slots = sorted(
+            (start + i * period / len(symbols) + n * period, s, n)
+            for i, s in enumerate(symbols)
+            for n in range(count)
+        )
+        for at, symbol, n in slots:
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            ms = time.time_ns() // 1_000_000
+            await ws.send(_tick_message(symbol, n + 1, ms, 1000 + (n % 40) * 0.25))
+    return count * len(symbols)
+
+
+# --- chart_page ----------------------------------------------------------------------
+
+
+BARE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>bare</title>
+<style>html,body{margin:0;height:100%;background:#131722}#c{position:absolute;inset:0}</style>
+<script src="lwc.js"></script></head><body><div id="c"></div><script>
+(async () => {
+  const payload = await (await fetch('bars.json')).json();
+  const L = LightweightCharts;
+  const chart = L.createChart(document.getElementById('c'), {autoSize: true,
+    layout: {background: {type: 'solid', color: '#131722'}, textColor: '#b2b5be'},
+    timeScale: {timeVisible: true}});
+  const candles = chart.addSeries(L.CandlestickSeries, {upColor: '#26a69a', downColor: '#ef5350',
+    borderVisible: false, wickUpColor: '#26a69a', wickDownColor: '#ef5350'});
+  const volume = chart.addSeries(L.HistogramSeries, {priceFormat: {type: 'volume'}}, 1);
+  const bars = payload.bars.map(b => ({time: b.time, open: b.open, high: b.high, low: b.low,
+    close: b.close, volume: b.volume}));
+  candles.setData(bars);
+  volume.setData(bars.map(b => ({time: b.time, value: b.volume})));
+  window.bench = {chart, candles, volume, bars};
+  requestAnimationFrame(() => { document.documentElement.dataset.firstCandle =
+    String(Math.round(performance.now())); });
+})();
+</script></body></html>"""
+
+OURS_FRAMES = """(n) => new Promise((resolve) => {
+  const pane = window.tradeflow.terminal.panes[0];
+  const tf = pane.tfSeconds();
+  let t = pane.bars[pane.bars.length - 1].time;
+  let price = pane.bars[pane.bars.length - 1].close;
+  const frames = [];
+  let prev = null;
+  let i = 0;
+  setTimeout(() => resolve({ error: 'timeout', frames: frames.length }), 60000);
+  function step(ts) {
+    if (prev !== null) frames.push(ts - prev);
+    prev = ts;
+    if (i++ >= n) return resolve(frames);
+    price += (i % 7 - 3) * 0.25;
+    if (i % 30 === 0) t += tf;
+    pane.onTick({ data: { trades: { t: [t * 1000 + 1], p: [price], s: [1], side: [1] }, summary: null, bars: [] } });
+    requestAnimationFrame(step);
+  }
+  requestAnimationFrame((ts) => { try { step(ts); } catch (e) { resolve({ error: String(e) }); } });
+})"""
+
+BARE_FRAMES = """(n) => new Promise((resolve) => {
+  const { candles, volume, bars } = window.bench;
+  const shown = candles.data();
+  const last = { ...shown[shown.length - 1], volume: 1 };  // where the warm-up left it
+  const tf = bars[bars.length - 1].time - bars[bars.length - 2].time;
+  const frames = [];
+  let prev = null;
+  let i = 0;
+  setTimeout(() => resolve({ error: 'timeout', frames: frames.length }), 60000);
+  function step(ts) {
+    if (prev !== null) frames.push(ts - prev);
+    prev = ts;
+    if (i++ >= n) return resolve(frames);
+    const price = last.close + (i % 7 - 3) * 0.25;
+    if (i % 30 === 0) { last.time += tf; last.open = last.high = last.low = price; last.volume = 0; }
+    last.close = price; last.high = Math.max(last.high, price); last.low = Math.min(last.low, price);
+    last.volume += 1;
+    candles.update({ ...last });
+    volume.update({ time: last.time, value: last.volume });
+    requestAnimationFrame(step);
+  }
+  requestAnimationFrame((ts) => { try { step(ts); } catch (e) { resolve({ error: String(e) }); } });
+})"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def _static_dir(payload: bytes):
+    """The bare page, lightweight-charts and the bars, from a plain loopback static server."""
+    root = Path(tempfile.mkdtemp(prefix="bench-bare-"))
+    (root / "index.html").write_text(BARE_PAGE)
+    (root / "bars.json").write_bytes(payload)
+    shutil.copy(LWC, root / "lwc.js")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    finally:
+        server.shutdown()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _seed_bars(port: int, key: str, symbol: str, minutes: int) -> None:
+    """``minutes`` one-minute bars ending now (4 trades each), through the ingestion API."""
+    end = time.time_ns() // (60 * NS) * 60 * NS
+    start = end - minutes * 60 * NS
+    ts, price, size, side, ids = [], [], [], [], []
+    p = 4000.0
+    for m in range(minutes):
+        drift = 0.25 if (m // 40) % 2 == 0 else -0.25
+        for k in range(4):
+            p = round(p + drift * ((m + k) % 3 - 0.8), 2)
+            ts.append(start + m * 60 * NS + k * 11 * NS)
+            price.append(p)
+            size.append(1.0 + (m + k) % 4)
+            side.append("buy" if k % 2 else "sell")
+            ids.append(f"seed-{start}-{m}-{k}")
+    client = common.Client(port)
+    for lo in range(0, len(ts), 40_000):
+        hi = lo + 40_000
+        body = orjson.dumps(
+            {"symbol": symbol, "ts": ts[lo:hi], "price": price[lo:hi], "size": size[lo:hi],
+             "side": side[lo:hi], "id": ids[lo:hi]}
+        )  # fmt: skip
+        status, payload = client.request(
+            "POST",
+            "/api/v1/market-data/ticks",
+            body,
+            {"Content-Type": "application/json", "X-API-Key": key},
+        )
+        if status != 200:
+            raise RuntimeError(f"seeding answered {status}: {payload[:300]!r}")
+
+
+def _first_candle(browser, url: str, cookie: dict | None, assets: list | None = None) -> float:
+    context = browser.new_context(viewport={"width": 1400, "height": 860})
+    try:
+        if cookie:
+            context.add_cookies([cookie])
+        page = context.new_page()
+        if assets is not None:
+            page.on(
+                "response",
+                lambda r: (
+                    assets.append(r)
+                    if r.request.resource_type in ("script", "stylesheet")
+                    else None
+                ),
+            )
+        page.goto(url, wait_until="commit")
+        page.wait_for_function("() => document.documentElement.dataset.firstCandle", timeout=30_000)
+        if assets is not None:
+            page.wait_for_load_state("load")
+            assets[:] = [(r.url, len(gzip.compress(r.body(), 9))) for r in assets]
+        return float(page.evaluate("() => document.documentElement.dataset.firstCandle"))
+    finally:
+        context.close()
+
+
+def _first_candle_warm(browser, url: str, cookie: dict | None) -> float:
+    """The same, on a second visit: scripts and styles come from the browser cache."""
+    context = browser.new_context(viewport={"width": 1400, "height": 860})
+    try:
+        if cookie:
+            context.add_cookies([cookie])
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_function("() => document.documentElement.dataset.firstCandle")
+        page.goto(url, wait_until="commit")
+        page.wait_for_function("() => document.documentElement.dataset.firstCandle", timeout=30_000)
+        return float(page.evaluate("() => document.documentElement.dataset.firstCandle"))
+    finally:
+        context.close()
+
+
+def _frames(browser, url: str, cookie: dict | None, script: str, frames: int) -> list[float]:
+    context = browser.new_context(viewport={"width": 1400, "height": 860})
+    try:
+        if cookie:
+            context.add_cookies([cookie])
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_function("() => document.documentElement.dataset.firstCandle", timeout=30_000)
+        page.evaluate(script, 60)  # warm up
+        result = page.evaluate(script, frames)
+        if not isinstance(result, list):
+            raise RuntimeError(f"frame loop failed on {url}: {result}")
+        return result
+    finally:
+        context.close()
+
+
+def _log(message: str) -> None:
+    print(f"  chart_page: {message}", file=sys.stderr, flush=True)
+
+
+def bench_chart_page(quick: bool = False) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    runs = 3 if quick else 7
+    frames = 150 if quick else 600
+    symbol = "BENCHCHART"
+    env, key, session = _setup("charts", [symbol])
+    with _daphne(env) as (port, _):
+        _log("seeding 10,500 one-minute bars")
+        _seed_bars(port, key, symbol, 10_500)
+        _log("server timings")
+        http = common.Client(port)
+        cookie_header = {"Cookie": f"sessionid={session}"}
+
+        def page_ms(path: str) -> float:
+            started = time.perf_counter()
+            status, _ = http.request("GET", path, headers=cookie_header)
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status}")
+            return (time.perf_counter() - started) * 1000
+
+        page_path = f"/chart/{symbol}/?tf=1m&bars=5000"
+        api_path = f"/api/v1/market-data/{symbol}?timeframe=1m&limit=5000"
+        for _ in range(3):
+            page_ms(page_path)
+        server = [page_ms(page_path) for _ in range(30)]
+        baseline_view = [page_ms("/bench/baseline") for _ in range(30)]
+        api = [page_ms(api_path) for _ in range(10)]
+        _, payload = http.request("GET", api_path, headers=cookie_header)
+        cookie = {"name": "sessionid", "value": session, "domain": "127.0.0.1", "path": "/"}
+        ours_url = f"http://127.0.0.1:{port}{page_path}"
+        frames_url = f"http://127.0.0.1:{port}/chart/{symbol}/?tf=1m&bars=10000"
+        with _static_dir(payload) as bare_url, sync_playwright() as pw:
+            args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions"]
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+            assets: list = []
+            _log("first candle")
+            _first_candle(browser, ours_url, cookie, assets)
+            ours_fc, bare_fc = common.alternate(
+                lambda: _first_candle(browser, ours_url, cookie),
+                lambda: _first_candle(browser, bare_url, None),
+                runs=runs,
+            )
+            ours_warm, bare_warm = common.alternate(
+                lambda: _first_candle_warm(browser, ours_url, cookie),
+                lambda: _first_candle_warm(browser, bare_url, None),
+                runs=runs,
+            )
+            browser.close()
+            _log("frame times")
+            # frames as fast as the work allows: vsync and the 60 Hz cap off
+            fast = pw.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=[*args, "--disable-gpu-vsync", "--disable-frame-rate-limit"],
+            )
+            with _static_dir(_bars_json(http, symbol, 10_000, cookie_header)) as bare10k:
+                ours_frames = _frames(fast, frames_url, cookie, OURS_FRAMES, frames)
+                bare_frames = _frames(fast, bare10k, None, BARE_FRAMES, frames)
+            fast.close()
+    js_css = sum(size for _, size in assets)
+    ours_ms, bare_ms = common.median(ours_fc), common.median(bare_fc)
+    ours_p95 = common.percentile(ours_frames, 95)
+    bare_p95 = common.percentile(bare_frames, 95)
+    return {
+        "ours": round(ours_ms, 1),
+        "baseline": round(bare_ms, 1),
+        "ratio": round(ours_ms / bare_ms, 3),
+        "unit": "ms to first candle, 5,000 bars (Chromium, cold cache)",
+        "target": "first candle ratio <= 1.2 and <= 1000 ms; frame p95 ratio <= 1.2; "
+        "JS+CSS <= 300 KB gzipped",
+        "first_candle_runs": {
+            "ours": [round(x) for x in ours_fc],
+            "bare": [round(x) for x in bare_fc],
+        },
+        "first_candle_warm_cache_ms": {
+            "ours": round(common.median(ours_warm), 1),
+            "bare": round(common.median(bare_warm), 1),
+            "ratio": round(common.median(ours_warm) / common.median(bare_warm), 3),
+        },
+        "server_page_ms_median": round(common.median(server), 2),
+        "server_baseline_view_ms_median": round(common.median(baseline_view), 2),
+        "bars_api_5000_ms_median": round(common.median(api), 2),
+        "frame_p95_ms": {"ours": round(ours_p95, 2), "bare": round(bare_p95, 2)},
+        "frame_p95_ratio": round(ours_p95 / bare_p95, 3),
+        "frame_p50_ms": {
+            "ours": round(common.percentile(ours_frames, 50), 2),
+            "bare": round(common.percentile(bare_frames, 50), 2),
+        },
+        "js_css_gzip_kb": round(js_css / 1024, 1),
+        "js_css_files": len(assets),
+        "load": f"{runs} alternating page loads, {frames} frames at 10k bars",
+    }
+
+
+def _bars_json(http, symbol: str, limit: int, headers: dict) -> bytes:
+    status, payload = http.request(
+        "GET", f"/api/v1/market-data/{symbol}?timeframe=1m&limit={limit}", headers=headers
+    )
+    if status != 200:
+        raise RuntimeError(f"bars answered {status}")
+    return payload
+
+
+BENCHMARKS = {"ws_fanout": bench_ws_fanout, "chart_page": bench_chart_page}
+
+if __name__ == "__main__":  # python -m benchmarks.charts NAME [--quick]
+    name = sys.argv[1] if len(sys.argv) > 1 else "chart_page"
+    print(BENCHMARKS[name](quick="--quick" in sys.argv))
