@@ -406,7 +406,7 @@ BARE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>bare</tit
 <style>html,body{margin:0;height:100%;background:#131722}#c{position:absolute;inset:0}</style>
 <script src="lwc.js"></script></head><body><div id="c"></div><script>
 (async () => {
-  const payload = await (await fetch('bars.json')).json();
+  const payload = await (await fetch('bars.json', {cache: 'no-store'})).json();
   const L = LightweightCharts;
   const chart = L.createChart(document.getElementById('c'), {autoSize: true,
     layout: {background: {type: 'solid', color: '#131722'}, textColor: '#b2b5be'},

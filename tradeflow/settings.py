@@ -313,6 +313,8 @@ STATICFILES_DIRS = [
     ("vendor/htmx", BASE_DIR / "node_modules/htmx.org/dist"),
 ]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+# ES modules the chart page imports to register more chart types/overlays (order flow).
+CHART_PLUGINS = ["/static/charts/orderflow/index.js"]
 
 LOG_LEVEL = env_choice("TRADEFLOW_LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
 LOGGING = {

@@ -114,7 +114,36 @@ def clean_options(value: Any, field: str = "options") -> dict:
     for key in ("log_scale", "hide_volume"):
         if key in value:
             out[key] = bool(value[key])
+    # Options of chart-type/overlay plugins (static/charts/chart-types.js registry), e.g. the
+    # order-flow module's ``fp_mode`` and ``of_overlays``: kept if small and plain.
+    extra = [k for k in value if k not in KNOWN_OPTIONS]
+    if len(extra) > MAX_EXTRA_OPTIONS:
+        raise _fail(f"at most {MAX_EXTRA_OPTIONS} plugin options", field)
+    for key in extra:
+        if not isinstance(key, str) or not OPTION_KEY_RE.match(key):
+            raise _fail("option names are lower_case words", field)
+        out[key] = _plain(value[key], f"{field}.{key}")
     return out
+
+
+KNOWN_OPTIONS = {"renko_box", "range_size", "tz", "log_scale", "hide_volume"}
+MAX_EXTRA_OPTIONS = 20
+OPTION_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+def _plain(value: Any, field: str, *, nested: bool = False):
+    """A short string, a bool, a finite number, or a list of up to 16 of those."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return _finite(value, field)
+    if isinstance(value, str):
+        if len(value) > 64:
+            raise _fail("must be at most 64 characters", field)
+        return value
+    if isinstance(value, list) and not nested and len(value) <= 16:
+        return [_plain(v, field, nested=True) for v in value]
+    raise _fail("must be a short string, a number, a boolean or a short list of those", field)
 
 
 def clean_indicators(value: Any, *, limit: int | None, field: str = "indicators") -> list[dict]:

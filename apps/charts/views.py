@@ -102,6 +102,7 @@ def _terminal(request, *, mode: str, layout: dict, workspace=None, chart=None, r
             "workspaces": "/api/v1/workspaces/",
             "indicator_catalog": "/api/v1/indicators/catalog",
             "indicator_history": "/api/v1/indicators/history",
+            "indicator_stream": "/ws/indicators/",
             "preferences": reverse("charts:preferences"),
             "chart_page": "/chart/",
             "login": settings.LOGIN_URL,
@@ -263,10 +264,12 @@ def workspace_list(request):
                 name=data["name"],
                 layout_config=services.default_layout(user=request.user, grid=data["grid"] or 1),
             )
-    except TierLimitError as exc:
-        return _list_response(request, status=403, error=exc.message, form=form)
-    except ValidationError as exc:
-        return _list_response(request, status=400, error="; ".join(exc.messages), form=form)
+    except (TierLimitError, ValidationError) as exc:
+        status = 403 if isinstance(exc, TierLimitError) else 400
+        message = exc.message if isinstance(exc, TierLimitError) else "; ".join(exc.messages)
+        if data.get("from_chart"):  # the chart page's small "save as workspace" form
+            return render(request, "charts/_toast.html", {"message": message}, status=status)
+        return _list_response(request, status=status, error=message, form=form)
     url = reverse("charts:workspace", args=[workspace.pk])
     if request.htmx and data.get("from_chart"):
         return HttpResponseClientRedirect(url)

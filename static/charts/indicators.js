@@ -3,11 +3,14 @@
 //   GET history?symbol&timeframe&indicator=RSI_14&lookback=N
 //        -> {indicator, overlay, kind, outputs, series: [{time, value, <output>: v}], markers}
 // Overlays draw on the price pane; oscillators get their own pane below the volume pane
-// (removing the indicator removes its pane). Values are re-read on bar close and, for the
-// forming bar, at most every LIVE_MS while ticks arrive. The add/edit dialog is at the end.
+// (removing the indicator removes its pane). After the history, values arrive live from
+// /ws/indicators/ (indicator-stream.js); while that socket is down, the tail is re-read
+// through REST at most every LIVE_MS. The add/edit dialog is indicator-dialog.js.
 
 import { getJSON, ApiError } from './api.js';
 import { formatPrice } from './legend.js';
+import { baseCode } from './live.js';
+import { indicatorStream } from './indicator-stream.js';
 
 const LIVE_MS = 1500;
 const MAX_LOOKBACK = 5000;
@@ -38,6 +41,7 @@ export class IndicatorSet {
   constructor(pane) {
     this.pane = pane;
     this.items = new Map(); // id -> {conf, series: Map(output -> series), markers, row, data, error}
+    this.stream = indicatorStream(pane.env.urls.indicator_stream || '/ws/indicators/');
     this.lastLive = 0;
     this.liveTimer = null;
     this.legend = pane.cell.querySelector('.lg-indicators');
@@ -101,6 +105,7 @@ export class IndicatorSet {
     const item = this.items.get(id);
     if (!item) return;
     item.abort?.abort();
+    item.unsubscribe?.();
     for (const s of item.series.values()) this.pane.chart.removeSeries(s);
     item.markers?.detach?.();
     item.row?.remove();
@@ -198,8 +203,72 @@ export class IndicatorSet {
       }
     });
     item.data = partial && item.data ? mergeRows(item.data, rows) : rows;
+    if (!item.overlay && !partial) this.autoPrecision(item, rows, outputs);
     this.renderRow(item);
     this.placePaneLegends();
+    this.follow(item, body.indicator_id || body.indicator);
+  }
+
+  /** Oscillator decimals from the values' size (RSI: 2, a MACD of EUR/USD: 6). */
+  autoPrecision(item, rows, outputs) {
+    const sample = [];
+    for (let i = Math.max(0, rows.length - 200); i < rows.length; i++) {
+      for (const out of outputs) {
+        const v = rows[i][outputs.length === 1 ? 'value' : out];
+        if (Number.isFinite(v) && v !== 0) sample.push(Math.abs(v));
+      }
+    }
+    sample.sort((a, b) => a - b);
+    const typical = sample.length ? sample[sample.length >> 1] : 1;
+    const precision = typical >= 100 ? 1 : typical >= 1 ? 2 : Math.min(8, Math.ceil(-Math.log10(typical)) + 2);
+    item.precision = precision;
+    for (const series of item.series.values()) {
+      series.applyOptions({ priceFormat: { type: 'price', precision, minMove: 10 ** -precision } });
+    }
+  }
+
+  /** Live values of ``item`` from the indicator stream (re-subscribed on symbol/tf change). */
+  follow(item, canonical) {
+    const symbol = baseCode(this.pane.state.symbol);
+    const key = `${symbol}|${this.pane.state.timeframe}|${canonical}`;
+    if (!canonical || item.followKey === key) return;
+    item.unsubscribe?.();
+    item.followKey = key;
+    item.unsubscribe = this.stream.subscribe(symbol, this.pane.state.timeframe, canonical, (msg) =>
+      this.live(item, msg),
+    );
+  }
+
+  live(item, msg) {
+    if (this.items.get(item.conf.id) !== item) return;
+    if (item.kind === 'pattern') {
+      if (!msg.closed || !msg.value) return;
+      const m = marker({ time: msg.time, value: msg.value }, this.pane.ctx.palette);
+      if (!m || (item.markerList || []).some((x) => x.time === m.time)) return;
+      item.markerList = [...(item.markerList || []), m];
+      item.markers?.setMarkers(item.markerList);
+      return;
+    }
+    const p = this.pane.ctx.palette;
+    const outputs = item.outputs || ['value'];
+    for (const out of outputs) {
+      const series = item.series.get(out);
+      if (!series) continue;
+      const v = outputs.length > 1 && msg.values ? msg.values[out] : msg.value;
+      const data = series.data();
+      const lastTime = data.length ? data[data.length - 1].time : -Infinity;
+      const point = !Number.isFinite(v)
+        ? { time: msg.time }
+        : series.seriesType() === 'Histogram'
+          ? { time: msg.time, value: v, color: v >= 0 ? p.upAlpha : p.downAlpha }
+          : { time: msg.time, value: v };
+      try {
+        series.update(point, msg.time < lastTime);
+      } catch {
+        // a value for a bar this pane has not drawn yet: the next history read has it
+      }
+    }
+    this.showValues(null, item);
   }
 
   renderRow(item) {
@@ -241,7 +310,7 @@ export class IndicatorSet {
           const data = series.data();
           point = data.length ? data[data.length - 1] : null;
         }
-        const precision = item.overlay ? this.pane.meta.precision ?? 2 : 2;
+        const precision = item.overlay ? this.pane.meta.precision ?? 2 : item.precision ?? 2;
         parts.push(point && Number.isFinite(point.value) ? formatPrice(point.value, precision) : '—');
       }
       item.row.querySelector('.ind-values').textContent = parts.join('  ');
@@ -273,11 +342,12 @@ export class IndicatorSet {
   }
 
   onBarClose() {
+    if (this.stream.open) return; // the stream sends the closed bar's final values
     for (const conf of this.confs) this.fetch(conf, 3);
   }
 
   onLive() {
-    if (!this.items.size) return;
+    if (!this.items.size || this.stream.open) return;
     const now = Date.now();
     const wait = LIVE_MS - (now - this.lastLive);
     if (wait > 0) {
@@ -310,7 +380,10 @@ export class IndicatorSet {
   destroy() {
     clearTimeout(this.liveTimer);
     this.resize.disconnect();
-    for (const item of this.items.values()) item.abort?.abort();
+    for (const item of this.items.values()) {
+      item.abort?.abort();
+      item.unsubscribe?.();
+    }
     this.items.clear();
   }
 }

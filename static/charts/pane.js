@@ -13,8 +13,6 @@ import { getJSON } from './api.js';
 import { baseCode, requestFlush } from './live.js';
 import { indexAtOrBefore } from './transforms.js';
 import { Legend } from './legend.js';
-import { IndicatorSet } from './indicators.js';
-import { DrawingLayer } from './drawings/layer.js';
 
 export const MAX_BARS = 20_000;
 const PAGE = 2000;
@@ -103,8 +101,13 @@ export class ChartPane {
     this.chart.panes()[1]?.setStretchFactor(0.22);
     this.applyVolumeVisibility();
     this.createMainSeries();
-    this.indicators = new IndicatorSet(this);
-    this.drawings = new DrawingLayer(this);
+    // indicators and drawings come from modules loaded after the first candle is up
+    this.env.whenReady((mods) => {
+      if (this.destroyed || this.indicators) return;
+      this.indicators = new mods.IndicatorSet(this);
+      this.drawings = new mods.DrawingLayer(this);
+      this.indicators.reload();
+    });
     this.chart.subscribeCrosshairMove((param) => this.onCrosshair(param));
     this.chart.timeScale().subscribeVisibleLogicalRangeChange((range) => {
       if (range && range.from < 40) this.loadOlder();
@@ -140,7 +143,7 @@ export class ChartPane {
     this.chart.applyOptions({ timeScale: { secondsVisible: this.tfSeconds() < 60 } });
     this.createMainSeries();
     this.renderAll();
-    this.indicators.applyTheme();
+    this.indicators?.applyTheme();
   }
 
   updateTitle() {
@@ -234,7 +237,7 @@ export class ChartPane {
       performance.mark('tf:setData');
       this.chart.timeScale().scrollToRealTime();
       this.unsubscribe = this.env.socket.subscribe(this.state.symbol, this.state.timeframe, this);
-      this.indicators.reload();
+      this.indicators?.reload();
       this.env.loaded(this);
     } catch (err) {
       if (generation !== this.generation) return;
@@ -278,7 +281,7 @@ export class ChartPane {
       this.renderAll();
       const added = this.display.length - before;
       if (range) ts.setVisibleLogicalRange({ from: range.from + added, to: range.to + added });
-      this.indicators.reload();
+      this.indicators?.reload();
     } catch (err) {
       console.warn('older bars', err);
     } finally {
@@ -387,7 +390,7 @@ export class ChartPane {
 
   onBarClose(msg) {
     if (msg.timeframe !== this.state.timeframe || !this.chart) return;
-    this.indicators.onBarClose();
+    this.indicators?.onBarClose();
     // take the stored bar: exact volume even if a message raced the first REST read
     const now = Date.now();
     if (now - this.lastCorrection > 5000) {
@@ -427,7 +430,7 @@ export class ChartPane {
     const source = this.volumeSource();
     this.volume.setData(source.map((d, i) => this.volumeItem(source, i)));
     this.cell.querySelector('.pane-message').textContent = this.bars.length ? '' : 'No data yet';
-    this.drawings.refresh();
+    this.drawings?.refresh();
     for (const handle of this.overlays.values()) handle.update?.({ full: true });
     this.showLegend();
   }
@@ -477,7 +480,7 @@ export class ChartPane {
       }
     }
     if (this.display.length === 1) this.cell.querySelector('.pane-message').textContent = '';
-    this.indicators.onLive();
+    this.indicators?.onLive();
     for (const handle of this.overlays.values()) handle.update?.({ full: false });
     if (!this.hovered) this.showLegend();
   }
@@ -488,7 +491,7 @@ export class ChartPane {
     const item = param.time !== undefined ? param.seriesData.get(this.series) : null;
     this.hovered = item || null;
     this.showLegend();
-    this.indicators.showValues(param);
+    this.indicators?.showValues(param);
     if (param.sourceEvent) this.env.crosshair(this, param.time ?? null, item);
   }
 

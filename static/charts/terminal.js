@@ -11,7 +11,6 @@ import { MarketSocket } from './live.js';
 import { ChartPane } from './pane.js';
 import { palette } from './theme.js';
 import { getJSON, sendJSON, postForm, ApiError } from './api.js';
-import { setupToolbar } from './toolbar.js';
 import { registerChartType, registerOverlay, chartTypes } from './chart-types.js';
 
 performance.mark('tf:start');
@@ -36,15 +35,36 @@ class Terminal {
     this.pal = palette();
     this.toasts = document.getElementById('toasts');
     this.firstCandle = null;
+    this.toolbar = null;
+    this.ready = null; // the deferred modules (toolbar, indicators, drawings), once loaded
+    this.readyWaiters = [];
     this.env = this.makeEnv();
     this.buildPanes();
     performance.mark('tf:panes');
-    this.toolbar = setupToolbar(this);
-    this.socket.onStatus((s) => this.toolbar.status(s));
     this.setActive(this.panes[this.layout.active || 0] || this.panes[0]);
     document.addEventListener('keydown', (e) => this.key(e));
     window.addEventListener('beforeunload', () => this.flushSave());
+    // everything the first candle does not need loads after it (or after 1.5 s at most)
+    this.readyTimer = setTimeout(() => this.loadDeferred(), 1500);
+  }
+
+  async loadDeferred() {
+    if (this.loadingDeferred) return;
+    this.loadingDeferred = true;
+    clearTimeout(this.readyTimer);
+    const mods = await import('./deferred.js');
+    this.ready = mods;
+    this.toolbar = mods.setupToolbar(this);
+    this.socket.onStatus((s) => this.toolbar.status(s));
+    this.toolbar.refresh();
+    for (const fn of this.readyWaiters.splice(0)) fn(mods);
+    document.documentElement.dataset.ready = '1';
     this.loadPlugins();
+  }
+
+  whenReady(fn) {
+    if (this.ready) fn(this.ready);
+    else this.readyWaiters.push(fn);
   }
 
   makeEnv() {
@@ -66,7 +86,8 @@ class Terminal {
       activate: (pane) => t.setActive(pane),
       ensureChart: (pane) => t.ensureChart(pane),
       notify: (text) => t.notify(text),
-      editIndicator: (pane, conf) => t.toolbar.editIndicator(pane, conf),
+      editIndicator: (pane, conf) => t.toolbar?.editIndicator(pane, conf),
+      whenReady: (fn) => t.whenReady(fn),
     };
   }
 
@@ -89,7 +110,7 @@ class Terminal {
       if (!found) return;
       this.rememberMeta(found);
       for (const pane of this.panes) if (pane.state.symbol === code) pane.setMeta(this.symbols.get(code));
-      if (this.active?.state.symbol === code) this.toolbar.refresh();
+      if (this.active?.state.symbol === code) this.toolbar?.refresh();
     } catch (err) {
       console.warn('symbol meta', err);
     }
@@ -159,7 +180,7 @@ class Terminal {
     this.layout.grid = n;
     if (!this.active) this.setActive(this.panes[0]);
     this.scheduleSave(0);
-    this.toolbar.refresh();
+    this.toolbar?.refresh();
   }
 
   // --- symbol & crosshair sync -----------------------------------------------------------
@@ -172,7 +193,7 @@ class Terminal {
     const group = this.groupOf(pane, 'symbol');
     const targets = group ? this.panes.filter((p) => this.groupOf(p, 'symbol') === group) : [pane];
     for (const p of targets) p.setSymbol(code);
-    this.toolbar.refresh();
+    this.toolbar?.refresh();
   }
 
   setSync(pane, kind, group) {
@@ -326,6 +347,7 @@ class Terminal {
         if (this.firstCandle === null) {
           this.firstCandle = performance.now();
           document.documentElement.dataset.firstCandle = String(Math.round(this.firstCandle));
+          setTimeout(() => this.loadDeferred(), 0); // after the frame that shows the candles
         }
       });
     }

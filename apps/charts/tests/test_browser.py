@@ -90,9 +90,14 @@ def login(page, stack, user):
     page.wait_for_url(f"{stack.url}/")
 
 
+def wait_ready(page):
+    """The first candle is drawn and the deferred modules (toolbar, drawings) are in."""
+    page.wait_for_selector("html[data-first-candle][data-ready]", timeout=15_000)
+
+
 def open_chart(page, url):
     page.goto(url)
-    page.wait_for_selector("html[data-first-candle]", timeout=15_000)
+    wait_ready(page)
     page.wait_for_selector('html[data-live="live"]', timeout=10_000)
 
 
@@ -155,7 +160,7 @@ def test_it_keeps_a_horizontal_line_after_reload(page, live_stack, market, artif
     page.screenshot(path=str(artifacts / "drawing_before_reload.png"))
 
     page.reload()
-    page.wait_for_selector("html[data-first-candle]", timeout=15_000)
+    wait_ready(page)
     page.wait_for_selector(".pane[data-index='0'][data-drawings='1']", timeout=5000)
     items = page.evaluate(
         "() => window.tradeflow.terminal.panes[0].drawings.items.map(d => [d.kind, d.points[0].price])"
@@ -199,7 +204,7 @@ def test_it_restores_a_four_pane_workspace_and_hides_it_from_others(
     page.screenshot(path=str(artifacts / "workspace_4_before_reload.png"))
 
     page.reload()
-    page.wait_for_selector("html[data-first-candle]", timeout=15_000)
+    wait_ready(page)
     page.wait_for_function(
         "() => window.tradeflow.terminal.panes.every((p) => p.bars.length > 0)", timeout=10_000
     )
@@ -271,7 +276,7 @@ def test_it_adds_edits_and_removes_an_indicator(page, live_stack, market, artifa
     page.screenshot(path=str(artifacts / "indicator_rsi.png"))
 
     page.reload()
-    page.wait_for_selector("html[data-first-candle]", timeout=15_000)
+    wait_ready(page)
     row = page.locator(".pane-legends .lg-ind")
     row.wait_for(timeout=5000)
     row.hover()
@@ -297,7 +302,7 @@ def test_it_starts_an_empty_chart_from_its_first_live_trades(page, live_stack, m
     user = UserFactory(username="e2e-early")
     login(page, live_stack, user)
     page.goto(f"{live_stack.url}/chart/E2EFRESH/?tf=1m")
-    page.wait_for_selector('html[data-live="live"]', timeout=10_000)
+    page.wait_for_selector('html[data-ready][data-live="live"]', timeout=10_000)
     page.wait_for_function(
         "() => document.querySelector('.pane-message').textContent === 'No data yet'"
     )

@@ -39,7 +39,7 @@ def test_it_normalises_the_layout_and_drops_unknown_keys(alice, es):
     assert ws.layout_config["grid"] == 2
     first, second = ws.layout_config["panes"]
     assert first["symbol"] == "ESZ5" and first["timeframe"] == "5m"
-    assert "junk" not in first and first["options"] == {}
+    assert "junk" not in first and first["options"] == {"x": 1}  # a plugin option
     assert second["symbol"] == "ESZ5" and second["chart"] != first["chart"]
 
 
@@ -200,3 +200,13 @@ def test_it_fills_missing_panes_from_the_last_one():
     )
     assert [p["symbol"] for p in cleaned["panes"]] == ["A", "A", "A"]
     assert [p["chart"] for p in cleaned["panes"]] == [5, None, None]
+
+
+def test_it_keeps_small_plugin_options_and_refuses_big_ones():
+    from apps.charts.layout import clean_options
+
+    kept = clean_options({"fp_mode": "delta", "of_overlays": ["cvd"], "tz": "utc", "x": None})
+    assert kept == {"fp_mode": "delta", "of_overlays": ["cvd"], "tz": "utc", "x": None}
+    for bad in ({"Bad-Key": 1}, {"blob": "x" * 65}, {"deep": [[1]]}, {"n": float("inf")}):
+        with pytest.raises(ValidationError):
+            clean_options(bad)

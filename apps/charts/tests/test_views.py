@@ -201,3 +201,14 @@ def test_it_switches_the_theme_preference(client, alice, es):
     assert alice.preferences["theme"] == "light"
     assert client.post("/charts/preferences/", {"theme": "pink"}).status_code == 400
     assert 'data-theme="light"' in client.get("/chart/ESZ5/").content.decode()
+
+
+def test_it_explains_the_limit_in_the_save_as_workspace_form(client, free_user, es):
+    client.force_login(free_user)
+    chart = services.savedchart_scratch_get_or_create(user=free_user, symbol="ESZ5")
+    services.workspace_create(owner=free_user, name="One")
+    services.workspace_create(owner=free_user, name="Two")
+    response = client.post("/workspaces/", {"name": "Three", "from_chart": chart.pk}, **HX)
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Your plan allows 2 saved workspaces" in html and "<table" not in html
