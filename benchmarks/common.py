@@ -131,6 +131,8 @@ def server(env: dict, kind: str = "wsgi"):
             "4",
             "--worker-class",
             "gthread",
+            "--keep-alive",
+            "75",
             "--log-level",
             "warning",
             "tradeflow.wsgi:application",
@@ -163,9 +165,17 @@ class Client:
     def request(
         self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
     ) -> tuple[int, bytes]:
-        self.conn.request(method, path, body=body, headers=headers or {})
-        response = self.conn.getresponse()
-        return response.status, response.read()
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers or {})
+                response = self.conn.getresponse()
+                return response.status, response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # the server closed an idle keep-alive connection: reconnect once
+                self.conn.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def peak_rss(pid: int, stop: threading.Event, out: list[int]) -> None:
