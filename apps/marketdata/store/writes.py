@@ -31,16 +31,41 @@ class WriteResult:
     stored: int
 
 
-def _prepare(cursor) -> None:
-    """Make sure the per-connection staging tables exist and are empty, in one round trip.
+def _batch(cursor, statements: list[tuple[str, dict | None]]) -> None:
+    """Run several statements in one round trip.
 
-    Not remembered per connection on purpose: temp-table DDL is transactional, so tables
-    created in a transaction that later rolled back are gone again."""
-    cursor.execute(sql.PREPARE_STAGING)
+    Single writes (a Sierra Chart bar, a live tick) are dominated by round trips, not by
+    work. Django's psycopg cursors bind client-side, so each statement is rendered with
+    psycopg's own quoting (``mogrify``) and the lot is sent as one multi-statement query.
+    Only for statements whose results are not needed.
+    """
+    render = cursor.cursor.mogrify
+    cursor.execute(";\n".join(render(query, params) for query, params in statements))
 
 
-def _register(cursor, symbol_id: int, res: int) -> None:
-    cursor.execute(sql.REGISTER_SERIES, {"symbol_id": symbol_id, "res": res})
+def _begin(cursor, symbol_id: int) -> None:
+    """Take the symbol's write lock and make sure the per-connection staging tables exist
+    and are empty: one round trip.
+
+    The staging tables are not remembered per connection on purpose: temp-table DDL is
+    transactional, so tables created in a transaction that later rolled back are gone."""
+    _batch(cursor, [(sql.LOCK_SYMBOL, {"symbol_id": symbol_id}), (sql.PREPARE_STAGING, None)])
+
+
+def _rollup_statements(symbol_id: int, res: int) -> list[tuple[str, dict]]:
+    """Roll the touched buckets at ``res`` up through every standard level above it."""
+    statements = [(sql.REGISTER_SERIES, {"symbol_id": symbol_id, "res": res})]
+    src = res
+    for dst in ROLLUPS:
+        if dst <= src or dst % src:
+            continue
+        statements += [
+            (sql.ROLLUP_BARS, {"symbol_id": symbol_id, "src": src, "dst": dst}),
+            (sql.REGISTER_SERIES, {"symbol_id": symbol_id, "res": dst}),
+            (sql.RETOUCH, {"res": dst}),
+        ]
+        src = dst
+    return statements
 
 
 def _copy(cursor, statement: str, payload: bytes) -> None:
@@ -48,17 +73,10 @@ def _copy(cursor, statement: str, payload: bytes) -> None:
         copy.write(payload)
 
 
-def _rollup_from(cursor, symbol_id: int, res: int) -> None:
-    """Roll the touched buckets at ``res`` up through every standard level above it."""
+def _rollup_from(cursor, symbol_id: int, res: int, before=()) -> None:
+    """Register the series and roll it up, after ``before`` statements, in one round trip."""
     reads.forget_resolutions(symbol_id)
-    src = res
-    for dst in ROLLUPS:
-        if dst <= src or dst % src:
-            continue
-        cursor.execute(sql.ROLLUP_BARS, {"symbol_id": symbol_id, "src": src, "dst": dst})
-        _register(cursor, symbol_id, dst)
-        cursor.execute(sql.RETOUCH, {"res": dst})
-        src = dst
+    _batch(cursor, [*before, *_rollup_statements(symbol_id, res)])
 
 
 def _tick_payload(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> bytes:
@@ -97,9 +115,10 @@ def _bar_payload(
     )
 
 
-def _rollups_fast(cursor, symbol_id: int, batch: TickBatch) -> None:
+def _rollups_fast(cursor, symbol_id: int, batch: TickBatch) -> list[tuple[str, dict | None]]:
     """Every trade of the batch was new: aggregate it in numpy. Seconds that already had
-    trades are rebuilt in SQL; footprint rows are sums, so the batch's are added."""
+    trades are rebuilt in SQL; footprint rows are sums, so the batch's are added (that
+    last statement is returned, to run in the rollup's round trip)."""
     cursor.execute(sql.SECONDS_WITH_BARS, {"symbol_id": symbol_id})
     known = [row[0] for row in cursor.fetchall()]
     seconds = aggregate.second_bars(batch)
@@ -130,7 +149,7 @@ def _rollups_fast(cursor, symbol_id: int, batch: TickBatch) -> None:
             ]
         ),
     )
-    cursor.execute(sql.ADD_STAGED_FOOTPRINT)
+    return [(sql.ADD_STAGED_FOOTPRINT, None)]
 
 
 def _copy_new_ticks(cursor, payload: bytes) -> bool:
@@ -152,8 +171,7 @@ def write_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> Write
     raw_connection()  # make sure Django opened the connection
     params = {"symbol_id": symbol_id}
     with connection().cursor() as cursor:
-        cursor.execute(sql.LOCK_SYMBOL, params)
-        _prepare(cursor)
+        _begin(cursor, symbol_id)
         if _copy_new_ticks(cursor, payload):
             stored = n
             seconds = np.unique(batch.ts_ns // 1_000_000_000)
@@ -161,17 +179,15 @@ def write_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> Write
                 sql.TOUCH_SECONDS,
                 {"buckets": [datetime.fromtimestamp(int(s), tz=UTC) for s in seconds]},
             )
-            _rollups_fast(cursor, symbol_id, batch)
+            before = _rollups_fast(cursor, symbol_id, batch)
         else:  # some trades were stored before: insert the rest, rebuild from storage
             _copy(cursor, sql.COPY_STAGE_TICKS, payload)
             cursor.execute(sql.INSERT_TICKS)
             stored, touched = cursor.fetchone()
             if not touched:
                 return WriteResult(n, int(stored))
-            cursor.execute(sql.ROLLUP_TICKS_TO_1S, params)
-            cursor.execute(sql.ROLLUP_TICKS_TO_FOOTPRINT, params)
-        _register(cursor, symbol_id, 1)
-        _rollup_from(cursor, symbol_id, 1)
+            before = [(sql.ROLLUP_TICKS_TO_1S, params), (sql.ROLLUP_TICKS_TO_FOOTPRINT, params)]
+        _rollup_from(cursor, symbol_id, 1, before)
     return WriteResult(n, int(stored))
 
 
@@ -202,15 +218,13 @@ def write_bars(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> WriteRe
         return WriteResult(0, 0)
     raw_connection()
     with connection().cursor() as cursor:
-        cursor.execute(sql.LOCK_SYMBOL, {"symbol_id": symbol_id})
-        _prepare(cursor)
-        if n == 1:  # the Sierra Chart live case: one statement, no staging
-            cursor.execute(sql.UPSERT_ONE_BAR, _one_bar_params(symbol_id, res, bars))
+        _begin(cursor, symbol_id)
+        if n == 1:  # the Sierra Chart live case: no staging, one more round trip in all
+            before = [(sql.UPSERT_ONE_BAR, _one_bar_params(symbol_id, res, bars))]
         else:
             _copy(cursor, sql.COPY_STAGE_BARS, _bar_payload(symbol_id, res, bars))
-            cursor.execute(sql.UPSERT_STAGED_BARS)
-        _register(cursor, symbol_id, res)
-        _rollup_from(cursor, symbol_id, res)
+            before = [(sql.UPSERT_STAGED_BARS, None)]
+        _rollup_from(cursor, symbol_id, res, before)
     return WriteResult(n, n)
 
 
