@@ -42,6 +42,7 @@ APP = "apps.charts.asgi_static:application"  # the product app plus static files
 CLIENT_PROCS = 4
 NS = 1_000_000_000
 PER_SYMBOL_RATE = 5  # messages/s per symbol: below the 10/s coalescing limit
+DRAIN_S = 30  # after the last POST, how long clients may take to receive everything
 LWC = (
     common.ROOT / "node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js"
 )
@@ -314,7 +315,7 @@ def _ours_fanout(ctx, ws_port, post_port, key, session, clients, symbols, second
             raise RuntimeError(f"ingest answered {status}: {payload[:200]!r}")
 
     sent = _schedule(symbols, seconds, post)
-    got, lat = _finish(procs, stop, results, counters, sent * clients, 20)
+    got, lat = _finish(procs, stop, results, counters, sent * clients, DRAIN_S)
     stats = _stats(got, sent * clients, lat)
     stats["post_p50_ms"] = round(common.percentile(post_ms, 50), 1)
     return stats
@@ -326,14 +327,17 @@ def _baseline_fanout(ctx, bport, clients, symbols, seconds):
         ctx, f"ws://127.0.0.1:{bport}/", {}, None, clients, subscribe
     )
     sent = asyncio.run(_publish_baseline(bport, symbols, seconds))
-    got, lat = _finish(procs, stop, results, counters, sent * clients, 20)
+    got, lat = _finish(procs, stop, results, counters, sent * clients, DRAIN_S)
     return _stats(got, sent * clients, lat)
 
 
 def bench_ws_fanout(quick: bool = False) -> dict:
     grid = [(100, 50), (1000, 10), (1000, 50)]
     seconds = 3.0 if quick else 10.0
-    symbols = [f"WSF{i}" for i in range(10)]
+    # symbols of this run only: Redis pub/sub channels are server-wide (not per database),
+    # so another run of this benchmark must not be able to feed our clients
+    run_id = f"{os.getpid() % 10_000:04d}{int(time.time()) % 1000:03d}"
+    symbols = [f"W{run_id}S{i}" for i in range(10)]
     env, key, session = _setup("charts", symbols)
     ctx = mp.get_context("spawn")
     bport = common.free_port()
@@ -344,22 +348,26 @@ def bench_ws_fanout(quick: bool = False) -> dict:
         raise RuntimeError("the baseline server did not start")
     out: dict = {}
     try:
-        with _daphne(env) as (port, _), _daphne(env) as (ingest_port, _):
-            for n, (clients, rate) in enumerate(grid):
-                subs = symbols[: rate // PER_SYMBOL_RATE]
-                tag = f"{n}-{time.time_ns()}"
+        for n, (clients, rate) in enumerate(grid):
+            subs = symbols[: rate // PER_SYMBOL_RATE]
+            tag = f"{n}-{time.time_ns()}"
+            point: dict = {}
+            # a fresh server per point: an overloaded point must not leave a backlog behind
+            with _daphne(env) as (port, _):
                 # the literal setup: ingestion and WebSockets on the one daphne process
-                ours = _ours_fanout(ctx, port, port, key, session, clients, subs, seconds, tag)
-                point = {"ours": ours}
-                if (clients, rate) == (1000, 10):
-                    # DESIGN's production topology: HTTP (ingest) on another process, the
-                    # same one daphne holding every WebSocket; isolates the fan-out cost
+                point["ours"] = _ours_fanout(
+                    ctx, port, port, key, session, clients, subs, seconds, tag
+                )
+            if (clients, rate) == (1000, 10):
+                # DESIGN's production topology: HTTP (ingest) served by another process,
+                # the one daphne holding every WebSocket; isolates the fan-out cost
+                with _daphne(env) as (port, _), _daphne(env) as (ingest_port, _):
                     point["ours_ingest_elsewhere"] = _ours_fanout(
                         ctx, port, ingest_port, key, session, clients, subs, seconds, tag + "s"
                     )
-                point["baseline"] = _baseline_fanout(ctx, bport, clients, subs, seconds)
-                out[f"{clients}x{rate}"] = point
-                print(f"  ws_fanout {clients}x{rate}: {point}", file=sys.stderr, flush=True)
+            point["baseline"] = _baseline_fanout(ctx, bport, clients, subs, seconds)
+            out[f"{clients}x{rate}"] = point
+            print(f"  ws_fanout {clients}x{rate}: {point}", file=sys.stderr, flush=True)
     finally:
         bserver.terminate()
         bserver.join(timeout=10)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import mimetypes
+import os
 import posixpath
 from urllib.parse import unquote
 
@@ -38,9 +39,9 @@ def _load(path: str):
         return _cache[path]
     entry = None
     normalized = posixpath.normpath(path).lstrip("/")
-    if normalized and not normalized.startswith("..") and "\x00" not in normalized:
+    if normalized not in ("", ".") and not normalized.startswith("..") and "\x00" not in normalized:
         found = finders.find(normalized)
-        if found and not isinstance(found, list):
+        if found and not isinstance(found, list) and os.path.isfile(found):
             with open(found, "rb") as handle:
                 body = handle.read(_MAX_FILE + 1)
             if len(body) <= _MAX_FILE:

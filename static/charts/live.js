@@ -28,10 +28,17 @@ export class MarketSocket {
     this.attempt = 0;
     this.lastMessage = 0;
     this.ws = null;
-    this.closedByUs = false;
+    this.started = false;
+    window.addEventListener('online', () => this.started && this.reconnectNow());
+  }
+
+  /** Connect on the first subscription: a pane subscribes once its history is drawn, so the
+   *  handshake (and the server's session lookup) stays off the first candle's path. */
+  start() {
+    if (this.started) return;
+    this.started = true;
     this.connect();
     this.watchdog = setInterval(() => this.check(), 2000);
-    window.addEventListener('online', () => this.reconnectNow());
   }
 
   onStatus(fn) {
@@ -119,6 +126,7 @@ export class MarketSocket {
 
   /** Listen to a symbol; ``listener`` has onTick(msg), onBarClose(msg), onResync(reason). */
   subscribe(symbol, timeframe, listener) {
+    this.start();
     const code = baseCode(symbol);
     let set = this.listeners.get(code);
     if (!set) {

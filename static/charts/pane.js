@@ -242,6 +242,8 @@ export class ChartPane {
     } catch (err) {
       if (generation !== this.generation) return;
       console.error(err);
+      this.series?.setData([]); // not the previous symbol's bars under the new title
+      this.volume?.setData([]);
       this.cell.classList.add('failed');
       this.cell.querySelector('.pane-message').textContent =
         err.status === 404 ? `Unknown symbol ${this.state.symbol}` : 'Could not load bars — retrying…';
