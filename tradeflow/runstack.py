@@ -31,7 +31,9 @@ def daphne_command(port: int, *options: str) -> list[str]:
         "-p",
         str(port),
         *options,
-        "tradeflow.asgi:application",
+        # the project's ASGI app plus in-memory static files (CSS, JS, lightweight-charts):
+        # daphne alone serves no static files, and `make run` has no separate web server
+        "apps.charts.asgi_static:application",
     ]
 
 
