@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
-from functools import wraps
+import time
+from datetime import datetime
+from functools import lru_cache, wraps
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -43,6 +46,45 @@ def _symbol_meta(symbol) -> dict:
         "timezone": symbol.timezone,
         "is_simulated": symbol.is_simulated,
     }
+
+
+ZONE_TABLE_PAST_DAYS = 800
+ZONE_TABLE_FUTURE_DAYS = 60
+
+
+@lru_cache(maxsize=64)
+def _zone_offsets(zone: str, day: int) -> list[list[int]]:
+    """UTC-offset changes of ``zone`` around ``day`` (epoch days): ``[[from_ts, offset_s]]``.
+
+    The chart page formats its time axis in the exchange's or the user's zone; with this
+    table the browser needs no ``Intl`` time-zone work for the bars it shows (Intl is only
+    the fallback outside the table), which keeps it off the first-candle path.
+    """
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return []
+
+    def offset(ts: int) -> int:
+        return int(datetime.fromtimestamp(ts, tz).utcoffset().total_seconds())
+
+    start = (day - ZONE_TABLE_PAST_DAYS) * 86_400
+    end = (day + ZONE_TABLE_FUTURE_DAYS) * 86_400
+    table = [[start, offset(start)]]
+    for t in range(start + 86_400, end + 1, 86_400):
+        if offset(t) != table[-1][1]:
+            lo, hi = t - 86_400, t  # the change is in (lo, hi]: find the second
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if offset(mid) == table[-1][1] else (lo, mid)
+            table.append([hi, offset(hi)])
+    table.append([end, offset(end)])
+    return table
+
+
+def _zone_tables(zones) -> dict:
+    day = int(time.time() // 86_400)
+    return {z: _zone_offsets(z, day) for z in sorted({z for z in zones if z and z != "UTC"})}
 
 
 def _initial_bars(request) -> int:
@@ -108,6 +150,7 @@ def _terminal(request, *, mode: str, layout: dict, workspace=None, chart=None, r
             "login": settings.LOGIN_URL,
         },
         "timeframes": TIMEFRAMES,
+        "zones": _zone_tables([m["timezone"] for m in symbols.values()] + [prefs.get("timezone")]),
         "grids": list(GRIDS),
         "chart_types": list(CHART_TYPES),
         # ES modules that register more chart types/overlays (static/charts/chart-types.js),

@@ -10,11 +10,13 @@
 import { MarketSocket } from './live.js';
 import { ChartPane } from './pane.js';
 import { palette } from './theme.js';
+import { setZoneTables } from './timezone.js';
 import { getJSON, sendJSON, postForm, ApiError } from './api.js';
 import { registerChartType, registerOverlay, chartTypes } from './chart-types.js';
 
 performance.mark('tf:start');
 const config = JSON.parse(document.getElementById('chart-config').textContent);
+setZoneTables(config.zones);
 const SAVE_DELAY = 500;
 
 class Terminal {

@@ -28,9 +28,33 @@ function partsFormatter(zone) {
   return f;
 }
 
+// [[from_ts, offset_s], ...] per zone, sent by the page (views._zone_offsets): a binary
+// search instead of Intl for the years around now.
+const tables = new Map();
+export function setZoneTables(byZone) {
+  for (const [zone, table] of Object.entries(byZone || {})) if (table.length > 1) tables.set(zone, table);
+}
+
+function fromTable(table, ts) {
+  if (ts < table[0][0] || ts > table[table.length - 1][0]) return undefined;
+  let lo = 0;
+  let hi = table.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (table[mid][0] <= ts) lo = mid;
+    else hi = mid - 1;
+  }
+  return table[lo][1];
+}
+
 /** Seconds to add to a UTC epoch to get the wall-clock time in ``zone``. */
 export function zoneOffset(zone, ts) {
   if (!zone || zone === 'UTC') return 0;
+  const table = tables.get(zone);
+  if (table) {
+    const known = fromTable(table, ts);
+    if (known !== undefined) return known;
+  }
   const slot = Math.floor(ts / OFFSET_STEP);
   const key = zone + '|' + slot;
   let offset = offsets.get(key);

@@ -98,6 +98,10 @@ export function setupToolbar(t) {
     t.active.setOption(input.name, value > 0 ? value : null);
   });
 
+  for (const [id, key] of [['opt-log-scale', 'log_scale'], ['opt-hide-volume', 'hide_volume']]) {
+    $(id).addEventListener('change', (e) => t.active.setOption(key, e.target.checked || null));
+  }
+
   // --- indicators -------------------------------------------------------------------------
   const openIndicators = (pane, edit = null) =>
     openIndicatorDialog({ pane, edit, urls: cfg.urls, limit: cfg.limits.indicators_per_chart });
@@ -178,6 +182,8 @@ export function setupToolbar(t) {
         settings.appendChild(label);
       }
       settings.hidden = !(type.settings || []).length;
+      $('opt-log-scale').checked = !!s.options.log_scale;
+      $('opt-hide-volume').checked = !!s.options.hide_volume;
       $('sim-badge').hidden = !meta.is_simulated;
       $('symbol-desc').textContent = [meta.name, meta.exchange].filter(Boolean).join(' · ');
       document.title = `${s.symbol} ${s.timeframe} · TradeFlow`;

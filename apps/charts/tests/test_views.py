@@ -212,3 +212,22 @@ def test_it_explains_the_limit_in_the_save_as_workspace_form(client, free_user, 
     assert response.status_code == 403
     html = response.content.decode()
     assert "Your plan allows 2 saved workspaces" in html and "<table" not in html
+
+
+def test_it_sends_utc_offset_tables_that_match_zoneinfo(client, alice, es):
+    import random
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    alice.preferences = {"timezone": "Asia/Kolkata"}
+    alice.save()
+    client.force_login(alice)
+    zones = config_of(client.get("/chart/ESZ5/"))["zones"]
+    assert set(zones) == {"America/Chicago", "Asia/Kolkata"}
+    table = zones["America/Chicago"]
+    rng = random.Random(7)
+    for _ in range(300):
+        ts = rng.randrange(table[0][0], table[-1][0])
+        offset = [o for start, o in table if start <= ts][-1]
+        expected = datetime.fromtimestamp(ts, ZoneInfo("America/Chicago")).utcoffset()
+        assert offset == expected.total_seconds(), ts
