@@ -20,6 +20,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from apps.accounts.models import FeedKey
@@ -53,6 +55,16 @@ def error(status: int, code: str, message: str, headers: dict | None = None, **e
     return json_response({"error": {"code": code, "message": message, **extra}}, status, headers)
 
 
+class JSONOnly(BaseContentNegotiation):
+    """Ingestion always answers JSON: no ``Accept`` parsing on the hot path."""
+
+    def select_parser(self, request, parsers):
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class IngestView(APIView):
     """Shared plumbing: key auth, rate limit, body decoding, idempotency, error mapping."""
 
@@ -60,6 +72,8 @@ class IngestView(APIView):
     permission_classes = [HasFeedKey]
     parser_classes: list = []
     throttle_classes: list = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnly
 
     def ingest(self, request, feed_key: FeedKey, payload) -> HttpResponse:
         raise NotImplementedError

@@ -173,6 +173,14 @@ def _columns(rows: list[dict], res: int) -> dict[str, np.ndarray]:
 
 def ingest_bars(symbol, batch: SierraBatch, *, publish: bool = True) -> int:
     """Store every resolution of the batch atomically; return bars stored."""
+    only = list(batch.bars_by_res.items())
+    if len(only) == 1 and len(only[0][1]["ts_ns"]) == 1 and not db.connection().in_atomic_block:
+        # Sierra Chart's live single bar: one round trip, committed on return.
+        res, columns = only[0]
+        stored = writes.write_one_bar(symbol.id, res, columns).stored
+        if publish:
+            broadcast.publish_bar(symbol.symbol, res, columns)
+        return stored
     stored = 0
     with db.atomic():
         for res, columns in sorted(batch.bars_by_res.items()):

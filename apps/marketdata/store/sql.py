@@ -121,6 +121,9 @@ WITH ins AS (
 SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM t)
 """
 
+# The tick rollups read trades through LATERAL per-bucket index range scans, kept from
+# being flattened by ``OFFSET 0``: otherwise the planner, misjudging the never-analysed
+# temp table of touched buckets or stale statistics, may scan a symbol's whole history.
 # Rebuild the 1-second bars of the touched seconds from the stored trades. Trades are
 # ordered by (time, trade id as a number) so the result does not depend on arrival order.
 _ROLLUP_TICKS_TO_1S = f"""
@@ -140,8 +143,11 @@ FROM (
                ORDER BY t.ts, length(t.trade_id), t.trade_id, t.price, t.size
                ROWS UNBOUNDED PRECEDING) AS run
     FROM {{buckets}} d
-    JOIN md_ticks t ON t.symbol_id = %(symbol_id)s
-                   AND t.ts >= d.bucket AND t.ts < d.bucket + interval '1 second'
+    CROSS JOIN LATERAL (
+        SELECT ts, price, size, side, trade_id FROM md_ticks
+        WHERE symbol_id = %(symbol_id)s
+          AND ts >= d.bucket AND ts < d.bucket + interval '1 second'
+        OFFSET 0) t
 ) s
 GROUP BY bucket
 ON CONFLICT (symbol_id, res, ts) DO UPDATE SET
@@ -162,39 +168,26 @@ SELECT %(symbol_id)s, m.minute, t.price,
        coalesce(sum(t.size) FILTER (WHERE t.side > 0), 0),
        count(*)
 FROM (SELECT DISTINCT date_trunc('minute', bucket) AS minute FROM touched) m
-JOIN md_ticks t ON t.symbol_id = %(symbol_id)s
-               AND t.ts >= m.minute AND t.ts < m.minute + interval '1 minute'
+CROSS JOIN LATERAL (
+    SELECT price, size, side FROM md_ticks
+    WHERE symbol_id = %(symbol_id)s
+      AND ts >= m.minute AND ts < m.minute + interval '1 minute'
+    OFFSET 0) t
 GROUP BY m.minute, t.price
 ON CONFLICT (symbol_id, ts, price) DO UPDATE SET
     bid_volume = EXCLUDED.bid_volume, ask_volume = EXCLUDED.ask_volume,
     trades = EXCLUDED.trades
 """
 
-# Rebuild coarser bars (dst seconds) of the touched buckets from finer ones (src seconds).
-# delta_high/low combine as max/min of (running delta before the sub-bar + its extreme).
-ROLLUP_BARS = f"""
-INSERT INTO md_bars ({_BAR_ROW})
-SELECT %(symbol_id)s, %(dst)s, bucket,
-       (array_agg(open ORDER BY ts))[1], max(high), min(low),
-       (array_agg(close ORDER BY ts DESC))[1], sum(volume), sum(bid_volume), sum(ask_volume),
-       sum(trades), greatest(0, max(before + delta_high)), least(0, min(before + delta_low)),
-       (array_agg(open_interest ORDER BY ts DESC))[1]
-FROM (
-    SELECT d.bucket, b.*,
-           coalesce(sum(b.ask_volume - b.bid_volume) OVER (
-               PARTITION BY d.bucket ORDER BY b.ts
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-    FROM (SELECT DISTINCT date_bin(make_interval(secs => %(dst)s), bucket,
-                                   timestamptz '1970-01-01 00:00:00+00') AS bucket
-          FROM touched) d
-    JOIN md_bars b ON b.symbol_id = %(symbol_id)s AND b.res = %(src)s
-                  AND b.ts >= d.bucket AND b.ts < d.bucket + make_interval(secs => %(dst)s)
-) s
-GROUP BY bucket
-ON CONFLICT (symbol_id, res, ts) DO UPDATE SET
-    {_overwrite(BAR_WRITE_VALUES)}
+# Rebuild coarser bars (dst seconds) of the touched buckets from finer ones (src seconds),
+# one bucket at a time by md_rollup_bars (schema/0002_rollup_function.sql: planned once
+# per connection, always an index range scan).
+ROLLUP_BARS = """
+SELECT md_rollup_bars(%(symbol_id)s, %(src)s, %(dst)s, bucket)
+FROM (SELECT DISTINCT date_bin(make_interval(secs => %(dst)s), bucket,
+                               timestamptz '1970-01-01 00:00:00+00') AS bucket
+      FROM touched) d
 """
-
 # After a rollup, the touched set moves up one level (so the next rollup sees its buckets).
 RETOUCH = """
 WITH old AS (DELETE FROM touched RETURNING bucket)
@@ -222,16 +215,13 @@ WITH up AS (
 INSERT INTO touched (bucket) SELECT DISTINCT ts FROM up ON CONFLICT DO NOTHING
 """
 
-# One bar (a Sierra Chart single-bar POST): no staging, one statement.
-UPSERT_ONE_BAR = f"""
-WITH up AS (
-    INSERT INTO md_bars ({_BAR_ROW})
-    VALUES ({_BAR_ROW_PARAMS})
-    ON CONFLICT (symbol_id, res, ts) DO UPDATE SET
-    {_overwrite(BAR_WRITE_VALUES)}
-    RETURNING ts
-)
-INSERT INTO touched (bucket) SELECT ts FROM up ON CONFLICT DO NOTHING
+# One bar (a Sierra Chart single-bar POST): upsert, series and rollups in one call of
+# md_write_bar (schema/0002_rollup_function.sql), after LOCK_SYMBOL.
+WRITE_ONE_BAR = """
+SELECT md_write_bar(%(symbol_id)s, %(res)s, %(ts)s, %(open)s::float8, %(high)s::float8,
+                    %(low)s::float8, %(close)s::float8, %(volume)s::float8,
+                    %(bid_volume)s::float8, %(ask_volume)s::float8, %(trades)s,
+                    %(open_interest)s::float8, %(levels)s::integer[])
 """
 
 # --- reads -------------------------------------------------------------------------------

@@ -196,7 +196,6 @@ BAR_FIELDS = ("open", "high", "low", "close", "volume", "bid_volume", "ask_volum
 
 def _one_bar_params(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> dict:
     params = {name: float(bars[name][0]) for name in BAR_FIELDS}
-    delta = params["ask_volume"] - params["bid_volume"]
     oi = bars.get("open_interest")
     oi_value = None if oi is None or np.isnan(oi[0]) else float(oi[0])
     return params | {
@@ -204,8 +203,6 @@ def _one_bar_params(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> di
         "res": res,
         "trades": int(bars["trades"][0]),
         "ts": datetime.fromtimestamp(int(bars["ts_ns"][0]) / 1e9, tz=UTC),
-        "delta_high": max(delta, 0.0),
-        "delta_low": min(delta, 0.0),
         "open_interest": oi_value,
     }
 
@@ -218,14 +215,35 @@ def write_bars(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> WriteRe
         return WriteResult(0, 0)
     raw_connection()
     with connection().cursor() as cursor:
-        _begin(cursor, symbol_id)
-        if n == 1:  # the Sierra Chart live case: no staging, one more round trip in all
-            before = [(sql.UPSERT_ONE_BAR, _one_bar_params(symbol_id, res, bars))]
+        if n == 1:
+            # The Sierra Chart live case: the lock, then md_write_bar (upsert, series,
+            # rollups), in one round trip with no staging. Outside a transaction (see
+            # ``write_one_bar``) PostgreSQL runs the two as one implicit transaction.
+            reads.forget_resolutions(symbol_id)
+            row = _one_bar_params(symbol_id, res, bars) | {"levels": list(ROLLUPS)}
+            lock = (sql.LOCK_SYMBOL, {"symbol_id": symbol_id})
+            _batch(cursor, [lock, (sql.WRITE_ONE_BAR, row)])
         else:
+            _begin(cursor, symbol_id)
             _copy(cursor, sql.COPY_STAGE_BARS, _bar_payload(symbol_id, res, bars))
-            before = [(sql.UPSERT_STAGED_BARS, None)]
-        _rollup_from(cursor, symbol_id, res, before)
+            _rollup_from(cursor, symbol_id, res, [(sql.UPSERT_STAGED_BARS, None)])
     return WriteResult(n, n)
+
+
+def write_one_bar(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> WriteResult:
+    """Upsert one bar and its rollups atomically, committed on return: one round trip.
+
+    Must be called outside ``db.atomic()`` (the connection in autocommit): the statements
+    go as one simple-protocol query, which PostgreSQL executes as a single implicit
+    transaction, so the lock, the bar and its rollups commit together or not at all, and
+    the usual BEGIN and COMMIT round trips are saved. This is what keeps a Sierra Chart
+    single-bar POST cheap (``ingest_sierra_single`` benchmark).
+    """
+    if connection().in_atomic_block:
+        raise RuntimeError("write_one_bar commits by itself; call it outside db.atomic()")
+    if len(bars["ts_ns"]) != 1:
+        raise ValueError("write_one_bar takes exactly one bar")
+    return write_bars(symbol_id, res, bars)
 
 
 def delete_ticks_before(cutoff, batch: int = 50_000) -> int:
