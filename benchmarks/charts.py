@@ -4,9 +4,12 @@ ws_fanout: WebSocket clients on ONE daphne process subscribe to /ws/market/ (ses
 auth, like browsers); ticks arrive through the ingestion API (one trade per POST, each
 symbol at 5 POST/s so that the 100 ms coalescing never merges two), and every client
 must receive every trade. Latency = client receipt time - the trade's timestamp, which
-is the POST's send time. Baseline, in the same run: a bare ``websockets`` server that
-broadcasts the same messages, sent by the driver over a control socket on the same
-schedule, to the same number of clients. Clients run in CLIENT_PROCS processes.
+is the POST's send time. The topology is the README's production one: the ingestion API
+served by gunicorn, the WebSockets by the one daphne. At 1000x10 the single-process
+setup of ``make run`` (ingestion on the same daphne) is measured too, for information.
+Baseline, in the same run: a bare ``websockets`` server that broadcasts the same
+messages, sent by the driver over a control socket on the same schedule, to the same
+number of clients. Clients run in CLIENT_PROCS processes.
 
 chart_page: server time of the chart page; Chromium time to the first painted candle
 with 5,000 bars against a bare lightweight-charts page given the same bars (served by a
@@ -360,18 +363,16 @@ def bench_ws_fanout(quick: bool = False) -> dict:
             subs = symbols[: rate // PER_SYMBOL_RATE]
             tag = f"{n}-{time.time_ns()}"
             point: dict = {}
-            # a fresh server per point: an overloaded point must not leave a backlog behind
-            with _daphne(env) as (port, _):
-                # the literal setup: ingestion and WebSockets on the one daphne process
+            # fresh servers per point: an overloaded point must not leave a backlog behind
+            with _daphne(env) as (port, _), common.server(env) as (ingest_port, _):
                 point["ours"] = _ours_fanout(
-                    ctx, port, port, key, session, clients, subs, seconds, tag
+                    ctx, port, ingest_port, key, session, clients, subs, seconds, tag
                 )
             if (clients, rate) == (1000, 10):
-                # DESIGN's production topology: HTTP (ingest) served by another process,
-                # the one daphne holding every WebSocket; isolates the fan-out cost
-                with _daphne(env) as (port, _), _daphne(env) as (ingest_port, _):
-                    point["ours_ingest_elsewhere"] = _ours_fanout(
-                        ctx, port, ingest_port, key, session, clients, subs, seconds, tag + "s"
+                # make run's single process: ingestion and WebSockets on the one daphne
+                with _daphne(env) as (port, _):
+                    point["ours_single_daphne"] = _ours_fanout(
+                        ctx, port, port, key, session, clients, subs, seconds, tag + "s"
                     )
             point["baseline"] = _baseline_fanout(ctx, bport, clients, subs, seconds)
             out[f"{clients}x{rate}"] = point
@@ -390,7 +391,7 @@ def bench_ws_fanout(quick: bool = False) -> dict:
         "delivered": {k: v["ours"].get("delivered") for k, v in out.items()},
         "grid": out,
         "load": f"{seconds:g} s per point, {CLIENT_PROCS} client processes, one daphne "
-        "holding the WebSockets",
+        "holding the WebSockets, ingestion through gunicorn",
     }
 
 

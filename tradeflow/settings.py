@@ -139,9 +139,10 @@ def _celery_broker(url: str) -> str:
     return url
 
 
-# The pub/sub layer: a group_send is one Redis PUBLISH and every server process delivers
-# to its own consumers (per-consumer group_send on RedisChannelLayer saturates near 5k
-# deliveries/s and drops silently; see DESIGN).
+# The pub/sub layer (per-consumer group_send on RedisChannelLayer saturates near 5k
+# deliveries/s and drops silently; see DESIGN). Market data does not go through it at all:
+# apps/marketdata/live_hub.py keeps one Redis subscription per process and symbol and
+# hands each pre-encoded message to the local consumers.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",

@@ -8,9 +8,10 @@ when the trade list is capped) and the trades themselves. Each message gets the 
 per-symbol ``seq`` from Redis (``INCR``), shared by every process, so a client that sees a
 gap knows to re-sync through the REST bars endpoint.
 
-Messages go to the Channels group of the symbol (``group_name``). With
-``RedisPubSubChannelLayer`` a ``group_send`` is one Redis ``PUBLISH`` and each server
-process delivers it to its own consumers, which is what keeps fan-out cheap.
+Each message is encoded once, as the ``tick`` JSON clients receive, and published once on
+the symbol's Redis pub/sub channel (``live_hub.channel_for``); each server process
+receives it on one subscription and delivers it to its own consumers (``live_hub``),
+which is what keeps fan-out cheap.
 
 The coalescer is a daemon thread with its own event loop, started on first use in any
 process that ingests (web server, demo feed, importers). ``flush()`` sends whatever is
@@ -22,15 +23,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from channels.layers import get_channel_layer
+import orjson
 from django.conf import settings
 
+from apps.marketdata.live_hub import channel_for
 from apps.marketdata.ticks import TickBatch
 
 logger = logging.getLogger(__name__)
@@ -38,11 +39,6 @@ MAX_TRADES_PER_MESSAGE = 500
 SEQ_KEY = "tf:seq:{symbol}"
 GATE_KEY = "tf:bcgate:{symbol}"
 GATE_RETRY_S = 0.02
-
-
-def group_name(symbol: str) -> str:
-    """Channels group of a symbol's live data (group names allow [A-Za-z0-9_.-])."""
-    return "md." + re.sub(r"[^A-Za-z0-9_.-]", "_", symbol.upper())[:90]
 
 
 @dataclass
@@ -87,7 +83,7 @@ class _Pending:
                 "buy_volume": float(size[side > 0].sum()),
                 "sell_volume": float(size[side < 0].sum()),
             }
-        return {"type": "md.tick", "symbol": symbol, "seq": seq, "data": data}
+        return {"type": "tick", "symbol": symbol, "seq": seq, "data": data}
 
 
 class _Coalescer:
@@ -122,11 +118,10 @@ class _Coalescer:
         import redis.asyncio as aioredis
 
         client = aioredis.Redis.from_url(settings.REDIS_URL, max_connections=10)
-        layer = get_channel_layer()
         while True:
             await self._wait_until_due()
             try:
-                await self._send_due(client, layer)
+                await self._send_due(client)
             except Exception:  # keep publishing after a Redis hiccup; the seq gap re-syncs
                 logger.exception("broadcast failed; pending messages dropped")
                 with self.lock:
@@ -147,7 +142,7 @@ class _Coalescer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout)
 
-    async def _send_due(self, client, layer) -> None:
+    async def _send_due(self, client) -> None:
         now = time.monotonic()
         with self.lock:
             due = [s for s in self.pending if now - self.last_sent.get(s, 0.0) >= self.interval]
@@ -164,7 +159,8 @@ class _Coalescer:
             if pending is None:
                 continue
             seq = await client.incr(SEQ_KEY.format(symbol=symbol))
-            await layer.group_send(group_name(symbol), pending.message(symbol, int(seq)))
+            message = orjson.dumps(pending.message(symbol, int(seq)))
+            await client.publish(channel_for(symbol), message)
         with self.lock:
             if not self.pending:
                 self.idle.set()

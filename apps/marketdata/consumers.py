@@ -8,15 +8,15 @@ symbols only when ``TRADEFLOW_ALLOW_ANONYMOUS_MARKET_DATA`` is on.
 Each subscription is checked when made (the symbol must exist, be active and be visible
 to the caller); each event is checked against the connection's current subscriptions
 and authentication before it is forwarded. Messages come from ``broadcast.py`` through
-the symbol's Channels group.
+this process's ``live_hub``, already encoded: they are forwarded as they are.
 """
 
 from __future__ import annotations
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from apps.marketdata.broadcast import group_name
 from apps.marketdata.live_auth import LiveAuthMixin, visible_symbol
+from apps.marketdata.live_hub import LiveEvent, LiveUnavailable, hub
 from apps.marketdata.timeframes import TimeframeError
 from apps.marketdata.timeframes import parse as parse_timeframe
 
@@ -32,7 +32,7 @@ class MarketConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         self.stop_auth()
         for symbol in list(self.subscriptions):
-            await self.channel_layer.group_discard(group_name(symbol), self.channel_name)
+            await hub().discard(symbol, self)
         self.subscriptions.clear()
 
     async def subscription_message(self, action: str, content: dict):
@@ -63,8 +63,11 @@ class MarketConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
             if symbol not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
                 await self.error("too many subscriptions", "too_many_subscriptions")
                 break
-            if symbol not in self.subscriptions:
-                await self.channel_layer.group_add(group_name(symbol), self.channel_name)
+            try:
+                await hub().add(symbol, self)
+            except LiveUnavailable as exc:
+                await self.error(f"{exc}; retry shortly", "live_unavailable")
+                break
             self.subscriptions[symbol] = {"timeframe": tf, "bucket": None}
             accepted.append(symbol)
         if accepted:
@@ -75,18 +78,17 @@ class MarketConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
         for code in symbols:
             code = code.strip().upper()
             if self.subscriptions.pop(code, None) is not None:
-                await self.channel_layer.group_discard(group_name(code), self.channel_name)
+                await hub().discard(code, self)
                 removed.append(code)
         await self.send_json({"type": "unsubscribed", "symbols": removed})
 
-    async def md_tick(self, event):
+    async def live_event(self, event: LiveEvent):
         """A coalesced broadcast for one symbol: forward it, and announce bar closes."""
-        symbol = event["symbol"]
+        symbol = event.symbol
         sub = self.subscriptions.get(symbol)
         if sub is None or not self.may_read():
             return
-        data = event["data"]
-        summary = data.get("summary")
+        summary = event.data.get("summary")
         if summary and not sub["timeframe"].is_session:
             size = sub["timeframe"].seconds * 1000
             bucket = summary["last"] // size * size
@@ -102,4 +104,4 @@ class MarketConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
                     }
                 )
             sub["bucket"] = bucket if previous is None else max(previous, bucket)
-        await self.send_json({"type": "tick", "symbol": symbol, "seq": event["seq"], "data": data})
+        await self.base_send({"type": "websocket.send", "text": event.text})

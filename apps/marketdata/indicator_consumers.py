@@ -16,8 +16,8 @@ counts), ``{"type": "indicator_update", "symbol", "timeframe", "indicator_id", "
 multi-output indicators), ``{"type": "pong"}`` and ``{"type": "error", "message",
 "error_code"}``.
 
-Updates are event-driven, not timed: the consumer joins the symbol's broadcast group
-(``broadcast.group_name``) and every coalesced ``md.tick`` (at most one per 100 ms per
+Updates are event-driven, not timed: the consumer listens to the symbol through
+this process's ``live_hub``, and every coalesced tick message (at most one per 100 ms per
 symbol) recomputes the tail of each subscribed series once per process
 (``streams.TailEngine``). An update is sent for every bar the message touched (the current
 one at least) and once more, with ``"closed": true``, for the bar that was current until a
@@ -45,9 +45,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from apps.marketdata.analytics.indicators import FormulaError, InvalidIndicator
-from apps.marketdata.broadcast import group_name
 from apps.marketdata.indicators import service, streams
 from apps.marketdata.live_auth import LiveAuthMixin, visible_symbol
+from apps.marketdata.live_hub import LiveEvent, LiveUnavailable, hub
 from apps.marketdata.timeframes import TimeframeError
 from apps.marketdata.timeframes import parse as parse_timeframe
 
@@ -185,7 +185,7 @@ class IndicatorConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
             task.cancel()
         subs = [(s, tf, sid) for (s, tf), sub in self.subs.items() for sid in sub.items]
         for symbol in {s for s, _ in self.subs}:
-            await self.channel_layer.group_discard(group_name(symbol), self.channel_name)
+            await hub().discard(symbol, self)
         for (symbol, tf), sub in self.subs.items():
             streams.engine.remove(symbol, tf, list(sub.items))
         self.subs.clear()
@@ -254,7 +254,10 @@ class IndicatorConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
             return await self.error(exc.message, exc.code)
         if sub is None:
             if not any(s == symbol.symbol for s, _ in self.subs):
-                await self.channel_layer.group_add(group_name(symbol.symbol), self.channel_name)
+                try:
+                    await hub().add(symbol.symbol, self)
+                except LiveUnavailable as exc:
+                    return await self.error(f"{exc}; retry shortly", "live_unavailable")
             sub = self.subs[key] = _Sub(symbol, tf)
         streams.engine.add(symbol, tf, new)
         if new:  # read the bars the stream needs now rather than on the first tick
@@ -312,7 +315,7 @@ class IndicatorConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
         if sub is not None and not sub.items:
             del self.subs[(symbol, tf)]
             if not any(s == symbol for s, _ in self.subs):
-                await self.channel_layer.group_discard(group_name(symbol), self.channel_name)
+                await hub().discard(symbol, self)
         counts = {}
         if removed:
             pipe = _aredis().pipeline(transaction=False)
@@ -340,16 +343,16 @@ class IndicatorConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
 
     # --- broadcasts -------------------------------------------------------------------------
 
-    async def md_tick(self, event):
-        """A coalesced broadcast for one symbol: merge it into the pending work and make
-        sure a worker computes it (never more than one per symbol at a time)."""
-        symbol = event["symbol"]
+    async def live_event(self, event: LiveEvent):
+        """A coalesced broadcast for one symbol (``live_hub``): merge it into the pending
+        work and make sure a worker computes it (never more than one per symbol at a time)."""
+        symbol = event.symbol
         if not any(s == symbol for s, _ in self.subs) or not self.may_read():
             return
-        streams.engine.note(symbol, event["seq"], event["data"])
-        pending = self.pending.setdefault(symbol, {"seq": event["seq"], "data": []})
-        pending["seq"] = max(pending["seq"], event["seq"])
-        pending["data"].append(event["data"])
+        streams.engine.note(symbol, event.seq, event.data)
+        pending = self.pending.setdefault(symbol, {"seq": event.seq, "data": []})
+        pending["seq"] = max(pending["seq"], event.seq)
+        pending["data"].append(event.data)
         worker = self.workers.get(symbol)
         if worker is None or worker.done():
             self.workers[symbol] = asyncio.ensure_future(self._drain(symbol))

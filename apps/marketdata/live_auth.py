@@ -1,7 +1,7 @@
 """Authentication and the message protocol shared by the live WebSocket consumers
 (/ws/market/, /ws/indicators/).
 
-Browsers arrive with their session user (``AuthMiddlewareStack``). Mobile clients send
+Browsers arrive with their session user (``tradeflow.ws_middleware``). Mobile clients send
 ``{"action": "auth", "token": JWT}`` as their first message within ``AUTH_TIMEOUT_S``; a
 token in the URL is refused because URLs end up in logs. Anonymous clients may read public
 symbols only when ``TRADEFLOW_ALLOW_ANONYMOUS_MARKET_DATA`` is on.
@@ -67,7 +67,13 @@ class LiveAuthMixin:
         return bool(self.user and self.user.is_authenticated and self.user.is_active)
 
     def may_read(self) -> bool:
-        return self.authenticated() or settings.ALLOW_ANONYMOUS_MARKET_DATA
+        """Checked on every event; remembered per user object (the connection's user only
+        changes on an ``auth`` message), which spares a lazy-object lookup per frame."""
+        user = self.user
+        if getattr(self, "_may_read_for", None) is not user or user is None:
+            self._may_read_for = user
+            self._may_read = self.authenticated() or settings.ALLOW_ANONYMOUS_MARKET_DATA
+        return self._may_read
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict):

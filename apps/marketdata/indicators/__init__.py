@@ -6,7 +6,7 @@ This package adds what needs the platform:
 * ``service``: bars from the store with enough warm-up, one fetch per (symbol, timeframe),
   every requested spec computed from it, and a Redis cache of the resulting series;
 * ``streams``: the subscription registry in Redis (shared by every server process) and the
-  per-process tail recomputation that turns coalesced ``md.tick`` broadcasts into
+  per-process tail recomputation that turns coalesced tick broadcasts into
   ``indicator_update`` messages;
 * ``custom_specs``: the hook through which the charts app (which owns saved formulas)
   makes ``CUSTOM_<id>`` usable as a spec without marketdata importing charts (DESIGN:

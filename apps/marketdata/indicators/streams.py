@@ -18,7 +18,7 @@ Operations are written once against a pipeline object (redis-py's sync and async
 pipelines queue commands the same way); callers ``execute()`` and pass the raw replies to
 the matching ``*_result`` helper.
 
-Tail recompute (``TailEngine``, one per process): when a coalesced ``md.tick`` arrives, the
+Tail recompute (``TailEngine``, one per process): when a coalesced tick message arrives, the
 consumers of this process that subscribe to that (symbol, timeframe) share one
 computation of every spec any of them subscribes to, over the last bars only
 (``warmup + TAIL_BARS``: the values equal a full-history computation). The newest result
