@@ -276,6 +276,20 @@ def _previous_trade(symbol_id: int, first_ts_ns: int) -> tuple[float | None, int
     return (float(row[0]), int(row[1])) if row else (None, UNKNOWN)
 
 
+def _classify(symbol, batch: TickBatch) -> tuple[TickBatch, np.ndarray]:
+    """Fill missing sides by the tick rule (from the previous stored trade); returns the
+    batch and which sides were inferred."""
+    inferred = np.zeros(len(batch), dtype=bool)
+    if len(batch) and (batch.side == UNKNOWN).any():
+        prev_price, prev_side = _previous_trade(symbol.id, int(batch.ts_ns[0]))
+        inferred = batch.side == UNKNOWN
+        sides = classify_aggressor(
+            batch.price, batch.side, prev_price=prev_price, prev_side=prev_side
+        )
+        batch = TickBatch(batch.ts_ns, batch.price, batch.size, sides, batch.trade_id)
+    return batch, inferred
+
+
 # --- the service -------------------------------------------------------------------------
 
 
@@ -287,19 +301,19 @@ def ingest_ticks(symbol, batch: TickBatch, *, publish: bool = True) -> TickInges
     batch = dedupe_in_batch(batch)
     order = np.argsort(batch.ts_ns, kind="stable")
     batch = batch.take(order)
-    inferred = np.zeros(len(batch), dtype=bool)
-    with db.atomic():
-        if len(batch) and (batch.side == UNKNOWN).any():
-            prev_price, prev_side = _previous_trade(symbol.id, int(batch.ts_ns[0]))
-            inferred = batch.side == UNKNOWN
-            sides = classify_aggressor(
-                batch.price, batch.side, prev_price=prev_price, prev_side=prev_side
-            )
-            batch = TickBatch(batch.ts_ns, batch.price, batch.size, sides, batch.trade_id)
-        result = writes.write_ticks(symbol.id, batch, inferred)
+    if len(batch) <= writes.FEW_TICKS and not db.connection().in_atomic_block:
+        # the live case: one round trip that commits by itself, then publish
+        batch, inferred = _classify(symbol, batch)
+        result = writes.write_few_ticks(symbol.id, batch, inferred)
         if publish and result.stored:
-            final = batch
-            db.on_commit(lambda: broadcast.publish_trades(symbol.symbol, final))
+            broadcast.publish_trades(symbol.symbol, batch)
+    else:
+        with db.atomic():
+            batch, inferred = _classify(symbol, batch)
+            result = writes.write_ticks(symbol.id, batch, inferred)
+            if publish and result.stored:
+                final = batch
+                db.on_commit(lambda: broadcast.publish_trades(symbol.symbol, final))
     return TickIngestResult(
         received=received,
         stored=result.stored,

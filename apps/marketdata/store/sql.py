@@ -160,6 +160,33 @@ ROLLUP_TICKS_TO_1S_FOR = _ROLLUP_TICKS_TO_1S.format(
 )
 
 
+# A few trades (the live case) in one statement: insert the new ones, skipping trades
+# already stored, and add exactly those to the footprint; returns how many were new. The
+# times are epoch microseconds, converted exactly (integer interval arithmetic).
+INSERT_FEW_TICKS = """
+WITH new AS (
+    INSERT INTO md_ticks (symbol_id, ts, price, size, side, inferred, trade_id)
+    SELECT %(symbol_id)s, timestamptz '1970-01-01 00:00:00+00' + us * interval '1 microsecond',
+           price, size, side, inferred, trade_id
+    FROM unnest(%(us)s::bigint[], %(price)s::float8[], %(size)s::float8[],
+                %(side)s::int2[], %(inferred)s::bool[], %(trade_id)s::text[])
+         AS t(us, price, size, side, inferred, trade_id)
+    ON CONFLICT (symbol_id, ts, trade_id) DO NOTHING
+    RETURNING ts, price, size, side
+), fp AS (
+    INSERT INTO md_footprint_1m (symbol_id, ts, price, bid_volume, ask_volume, trades)
+    SELECT %(symbol_id)s, date_trunc('minute', ts), price,
+           coalesce(sum(size) FILTER (WHERE side < 0), 0),
+           coalesce(sum(size) FILTER (WHERE side > 0), 0), count(*)
+    FROM new GROUP BY 2, 3
+    ON CONFLICT (symbol_id, ts, price) DO UPDATE SET
+        bid_volume = md_footprint_1m.bid_volume + EXCLUDED.bid_volume,
+        ask_volume = md_footprint_1m.ask_volume + EXCLUDED.ask_volume,
+        trades = md_footprint_1m.trades + EXCLUDED.trades
+)
+SELECT count(*) FROM new
+"""
+
 # Rebuild the one-minute footprint rows (volume at price by aggressor) of touched minutes.
 ROLLUP_TICKS_TO_FOOTPRINT = """
 INSERT INTO md_footprint_1m (symbol_id, ts, price, bid_volume, ask_volume, trades)
@@ -188,6 +215,12 @@ FROM (SELECT DISTINCT date_bin(make_interval(secs => %(dst)s), bucket,
                                timestamptz '1970-01-01 00:00:00+00') AS bucket
       FROM touched) d
 """
+# The same for explicit buckets (few-trade writes, which use no touched table).
+ROLLUP_BARS_FOR = """
+SELECT md_rollup_bars(%(symbol_id)s, %(src)s, %(dst)s, bucket)
+FROM unnest(%(buckets)s::timestamptz[]) AS bucket
+"""
+
 # After a rollup, the touched set moves up one level (so the next rollup sees its buckets).
 RETOUCH = """
 WITH old AS (DELETE FROM touched RETURNING bucket)

@@ -191,6 +191,59 @@ def write_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> Write
     return WriteResult(n, int(stored))
 
 
+# Up to this many trades take ``write_few_ticks`` (one round trip) when no transaction is
+# open; bigger batches take the binary COPY path of ``write_ticks``.
+FEW_TICKS = 256
+
+
+def _buckets(ts_ns: np.ndarray, seconds: int) -> list[datetime]:
+    starts = np.unique(ts_ns // (seconds * 1_000_000_000)) * seconds
+    return [datetime.fromtimestamp(int(s), tz=UTC) for s in starts]
+
+
+def write_few_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> WriteResult:
+    """Store a few trades and their rollups, committed on return: one round trip.
+
+    Call outside ``db.atomic()``: the statements go as one simple-protocol query, which
+    PostgreSQL runs as one implicit transaction (see ``write_one_bar``). New trades are
+    added to the footprint; the touched seconds are rebuilt from the stored trades and
+    rolled up, so the result is the same as ``write_ticks``'s, in any arrival order.
+    """
+    if connection().in_atomic_block:
+        raise RuntimeError("write_few_ticks commits by itself; call it outside db.atomic()")
+    n = len(batch)
+    if n == 0:
+        return WriteResult(0, 0)
+    ids = {"symbol_id": symbol_id}
+    rows = ids | {
+        "us": (batch.ts_ns // 1000).tolist(),
+        "price": batch.price.tolist(),
+        "size": batch.size.tolist(),
+        "side": batch.side.astype(int).tolist(),
+        "inferred": inferred.astype(bool).tolist(),
+        "trade_id": list(batch.trade_id),
+    }
+    statements = [
+        (sql.LOCK_SYMBOL, ids),
+        (sql.INSERT_FEW_TICKS, rows),
+        (sql.ROLLUP_TICKS_TO_1S_FOR, ids | {"buckets": _buckets(batch.ts_ns, 1)}),
+        (sql.REGISTER_SERIES, ids | {"res": 1}),
+    ]
+    src = 1
+    for dst in ROLLUPS:
+        buckets = _buckets(batch.ts_ns, dst)
+        statements.append((sql.ROLLUP_BARS_FOR, ids | {"src": src, "dst": dst, "buckets": buckets}))
+        statements.append((sql.REGISTER_SERIES, ids | {"res": dst}))
+        src = dst
+    raw_connection()
+    reads.forget_resolutions(symbol_id)
+    with connection().cursor() as cursor:
+        _batch(cursor, statements)
+        cursor.cursor.nextset()  # past the lock's result, to the insert's count
+        (stored,) = cursor.fetchone()
+    return WriteResult(n, int(stored))
+
+
 BAR_FIELDS = ("open", "high", "low", "close", "volume", "bid_volume", "ask_volume")
 
 

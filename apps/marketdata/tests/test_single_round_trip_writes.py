@@ -1,17 +1,21 @@
-"""The Sierra Chart single-bar fast path: one implicit transaction, the same bars and
-rollups as a batch, and all or nothing when the database fails half-way.
+"""The one-round-trip write paths (a Sierra Chart single bar, a few live trades): one
+implicit transaction, the same bars, rollups and footprint as the batch paths, and all or
+nothing when the database fails half-way.
 
-These tests commit for real (``transaction=True``): the fast path only runs outside a
+These tests commit for real (``transaction=True``): the fast paths only run outside a
 transaction, which the usual per-test transaction would hide.
 """
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from django.db import DatabaseError, connections
 
 from apps.marketdata.services import symbol_upsert
-from apps.marketdata.tests.conftest import MD
+from apps.marketdata.store import writes
+from apps.marketdata.tests.conftest import MD, btc_rows
 from apps.marketdata.tests.test_sierra_and_queries import bar
 
 pytestmark = pytest.mark.django_db(databases=MD, transaction=True)
@@ -93,3 +97,49 @@ def test_a_single_bar_that_fails_half_way_leaves_nothing(api, db):
             )
     assert api("/api/v1/market-data/", bar("2025-11-26 21:17:14", 100.0, "GOLD")).status_code == 200
     assert [r[0] for r in stored(gold.id)] == [1, 60, 3600]
+
+
+def footprint(symbol_id: int) -> list[tuple]:
+    with connections["marketdata"].cursor() as cursor:
+        cursor.execute(
+            "SELECT ts, price, bid_volume, ask_volume, trades FROM md_footprint_1m "
+            "WHERE symbol_id = %s ORDER BY ts, price",
+            [symbol_id],
+        )
+        return cursor.fetchall()
+
+
+def test_a_few_trades_at_a_time_store_what_one_big_batch_stores(api, btc_trades, db):
+    """Real Binance trades: the COPY path in one batch, against the few-trades path fed
+    shuffled small batches, with re-sent (duplicate) trades, over several minutes."""
+    rows = btc_rows(btc_trades)[:1500]
+    assert len(rows) > writes.FEW_TICKS
+    kw = {"exchange": "BINANCE", "asset_type": "crypto", "tick_size": "0.01"}
+    big = symbol_upsert(symbol="BIG", **kw)[0]
+    few = symbol_upsert(symbol="FEW", **kw)[0]
+    body = api("/api/v1/market-data/ticks", {"symbol": "BIG", "ticks": rows}).json()
+    assert body["ticks_stored"] == len(rows)
+
+    shuffled = rows[:]
+    random.Random(11).shuffle(shuffled)
+    batches = [shuffled[i : i + 37] for i in range(0, len(shuffled), 37)]
+    new = 0
+    for i, batch in enumerate(batches):
+        body = api("/api/v1/market-data/ticks", {"symbol": "FEW", "ticks": batch}).json()
+        new += body["ticks_stored"]
+        if i % 5 == 0:  # a feed re-sending what it already sent
+            again = api("/api/v1/market-data/ticks", {"symbol": "FEW", "ticks": batch}).json()
+            assert again["ticks_stored"] == 0 and again["duplicates_skipped"] == len(batch)
+    assert new == len(rows)
+
+    bars_big, bars_few = stored(big.id), stored(few.id)
+    assert len(bars_big) == len(bars_few) > 0
+    for a, b in zip(bars_big, bars_few, strict=True):
+        assert a[:6] == b[:6] and a[9] == b[9]  # res, ts, OHLC, trades
+        assert a[6:9] == pytest.approx(b[6:9], rel=1e-12)  # volumes (float sums)
+        assert a[10:] == pytest.approx(b[10:], rel=1e-12, abs=1e-9)  # delta extremes
+    fp_big, fp_few = footprint(big.id), footprint(few.id)
+    assert [r[:2] for r in fp_big] == [r[:2] for r in fp_few]
+    flat = [value for row in fp_few for value in row[2:]]
+    assert [value for row in fp_big for value in row[2:]] == pytest.approx(flat, rel=1e-12)
+    assert series(few.id) == series(big.id) == [1, 60, 3600]
