@@ -7,6 +7,7 @@ import pytest
 from apps.charts import services
 from apps.charts.models import Drawing, SavedChart, Workspace
 from apps.charts.tests.conftest import layout
+from apps.charts.tests.test_layout import GOOD as ORDERFLOW_OPTIONS
 
 pytestmark = pytest.mark.django_db
 HLINE = {"kind": "horizontal_line", "points": [{"time": 1_700_000_000, "price": 5000.25}]}
@@ -130,15 +131,6 @@ def test_it_crud_saved_charts_and_hides_private_ones(api_as, alice, bob, es):
     assert other.patch(f"/api/v1/charts/{cid}/", {"name": "x"}, format="json").status_code == 404
     assert [c["id"] for c in api.get("/api/v1/charts/").json()] == [cid]
     assert api.delete(f"/api/v1/charts/{cid}/").status_code == 204
-
-
-ORDERFLOW_OPTIONS = {
-    "fp_mode": "delta",
-    "of_overlays": ["volume_profile_fixed", "cvd"],
-    "tpo_mode": "blocks",
-    "tpo_period": 60,
-    "vp_range": [1_719_878_280, 1_719_878_520],
-}
 
 
 def test_it_saves_and_restores_orderflow_options_of_a_workspace_pane(api_as, alice, es):
