@@ -68,7 +68,9 @@ def saved_options(page) -> dict:
 
 def test_tpo_letters_blocks_period_theme_reload_and_live(page, live_stack, es_market, artifacts):
     errors = open_orderflow(page, live_stack)
-    choose(page, "[data-type='tpo']")
+    page.click("#type-button")
+    page.screenshot(path=str(artifacts / "tpo_menu.png"))
+    page.click("#type-menu [data-type='tpo']")
     # default 30-minute periods: 18:30 is D, 19:00 is E
     body = market_profile(page, "30m")
     assert {r["letters"] for r in body["rows"]} == {"D", "DE", "E"}
