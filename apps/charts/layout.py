@@ -92,9 +92,7 @@ def clean_timeframe(value: Any, field: str = "timeframe") -> str:
 
 
 def clean_chart_type(value: Any, field: str = "chart_type") -> str:
-    if value not in CHART_TYPES:
-        raise _fail(f"must be one of {', '.join(CHART_TYPES)}", field)
-    return value
+    return _choice(value, CHART_TYPES, field)
 
 
 def clean_options(value: Any, field: str = "options") -> dict:
@@ -108,14 +106,13 @@ def clean_options(value: Any, field: str = "options") -> dict:
         if value.get(key) is not None:
             out[key] = _finite(value[key], f"{field}.{key}", positive=True)
     if value.get("tz") is not None:
-        if value["tz"] not in TIME_ZONE_MODES:
-            raise _fail(f"must be one of {', '.join(TIME_ZONE_MODES)}", f"{field}.tz")
-        out["tz"] = value["tz"]
+        out["tz"] = _choice(value["tz"], TIME_ZONE_MODES, f"{field}.tz")
     for key in ("log_scale", "hide_volume"):
         if key in value:
             out[key] = bool(value[key])
-    # Options of chart-type/overlay plugins (static/charts/chart-types.js registry), e.g. the
-    # order-flow module's ``fp_mode`` and ``of_overlays``: kept if small and plain.
+    out.update(clean_orderflow_options(value, field))
+    # Options of other chart-type/overlay plugins (static/charts/chart-types.js registry):
+    # kept if small and plain.
     extra = [k for k in value if k not in KNOWN_OPTIONS]
     if len(extra) > MAX_EXTRA_OPTIONS:
         raise _fail(f"at most {MAX_EXTRA_OPTIONS} plugin options", field)
@@ -126,9 +123,68 @@ def clean_options(value: Any, field: str = "options") -> dict:
     return out
 
 
-KNOWN_OPTIONS = {"renko_box", "range_size", "tz", "log_scale", "hide_volume"}
+#: The order-flow plugin's options (static/charts/orderflow/): the footprint cell mode, the
+#: overlays switched on, the TPO letter/block display and period, and the time range of
+#: the fixed-range volume profile.
+FOOTPRINT_MODES = ("bidask", "delta", "volume")
+ORDERFLOW_OVERLAYS = ("volume_profile", "volume_profile_visible", "volume_profile_fixed", "cvd")
+TPO_MODES = ("letters", "blocks")
+TPO_PERIOD_MINUTES = (1, 1440)  # as the market-profile API's ``period``
+ORDERFLOW_OPTIONS = {"fp_mode", "of_overlays", "tpo_mode", "tpo_period", "vp_range"}
+KNOWN_OPTIONS = {"renko_box", "range_size", "tz", "log_scale", "hide_volume", *ORDERFLOW_OPTIONS}
 MAX_EXTRA_OPTIONS = 20
 OPTION_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+def _choice(value: Any, choices: tuple[str, ...], field: str) -> str:
+    if value not in choices:
+        raise _fail(f"must be one of {', '.join(choices)}", field)
+    return value
+
+
+def _whole(value: Any, field: str, low: int, high: int) -> int:
+    number = _finite(value, field)
+    if number != int(number) or not low <= number <= high:
+        raise _fail(f"must be a whole number from {low} to {high}", field)
+    return int(number)
+
+
+def clean_orderflow_options(value: dict, field: str = "options") -> dict:
+    """The order-flow options of ``value`` (absent or null ones are left out).
+
+    Bad values are refused; ``of_overlays`` is cleaned instead (duplicates and overlay ids
+    this version does not know are dropped), so that a layout saved by a newer page still
+    saves here."""
+    out: dict = {}
+    if value.get("fp_mode") is not None:
+        out["fp_mode"] = _choice(value["fp_mode"], FOOTPRINT_MODES, f"{field}.fp_mode")
+    if value.get("tpo_mode") is not None:
+        out["tpo_mode"] = _choice(value["tpo_mode"], TPO_MODES, f"{field}.tpo_mode")
+    if value.get("tpo_period") is not None:
+        out["tpo_period"] = _whole(value["tpo_period"], f"{field}.tpo_period", *TPO_PERIOD_MINUTES)
+    overlays = value.get("of_overlays")
+    if overlays is not None:
+        where = f"{field}.of_overlays"
+        if not isinstance(overlays, list) or len(overlays) > 16:
+            raise _fail("must be a list of at most 16 overlay ids", where)
+        if not all(isinstance(item, str) for item in overlays):
+            raise _fail("overlay ids are strings", where)
+        kept = [item for item in dict.fromkeys(overlays) if item in ORDERFLOW_OVERLAYS]
+        if kept:
+            out["of_overlays"] = kept
+    if value.get("vp_range") is not None:
+        out["vp_range"] = _time_range(value["vp_range"], f"{field}.vp_range")
+    return out
+
+
+def _time_range(value: Any, field: str) -> list[int]:
+    """``[start, end]``: epoch seconds, start before end (end exclusive)."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise _fail("must be [start, end] in epoch seconds", field)
+    start, end = (_whole(v, field, 0, MAX_TIME) for v in value)
+    if start >= end:
+        raise _fail("start must be before end", field)
+    return [start, end]
 
 
 def _plain(value: Any, field: str, *, nested: bool = False):

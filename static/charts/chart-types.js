@@ -6,7 +6,8 @@
 //     build(chart, ctx) -> ISeriesApi            // on pane 0 of ``chart``
 //     full(bars, ctx) -> data[]                  // the whole series
 //     point?(bars, i, ctx) -> item               // item i alone (incremental live updates)
-//     settings?: [{key, label, default(bars, ctx)}] // shown in the chart-type menu
+//     settings?: [{key, label, default(bars, ctx), step?, parse?(number) -> value|null}]
+//                                               // number inputs in the chart-type menu
 //   })
 //
 // ``ctx`` = {palette, meta: {tick_size, precision}, options: pane options, cache: {}}.
@@ -208,10 +209,17 @@ registerChartType({
 
 // --- volume candles: a custom series whose candle width follows the bar's volume --------
 
-class VolumeCandlesView {
-  constructor(palette) {
+/**
+ * Base of the custom series views drawn from OHLC bars (volume candles here, footprint
+ * and TPO in the order-flow plugin): the price scale follows high/low/close, an item
+ * without a close is whitespace, ``defaults`` are the series' own default options.
+ */
+export class OhlcView {
+  constructor(palette, defaults = {}) {
     this.palette = palette;
+    this.defaults = defaults;
     this.data = null;
+    this.options = null;
   }
   renderer() {
     return this;
@@ -227,7 +235,13 @@ class VolumeCandlesView {
     return d.close === undefined;
   }
   defaultOptions() {
-    return { ...LWC().customSeriesDefaultOptions, upColor: this.palette.up, downColor: this.palette.down };
+    return { ...LWC().customSeriesDefaultOptions, ...this.defaults };
+  }
+}
+
+class VolumeCandlesView extends OhlcView {
+  constructor(palette) {
+    super(palette, { upColor: palette.up, downColor: palette.down });
   }
   draw(target, toY) {
     const d = this.data;

@@ -95,7 +95,8 @@ export function setupToolbar(t) {
     const input = e.target.closest('input');
     if (!input) return;
     const value = Number(input.value);
-    t.active.setOption(input.name, value > 0 ? value : null);
+    const item = (chartType(t.active.state.chart_type).settings || []).find((s) => s.key === input.name);
+    t.active.setOption(input.name, item?.parse ? item.parse(value) : value > 0 ? value : null);
   });
 
   for (const [id, key] of [['opt-log-scale', 'log_scale'], ['opt-hide-volume', 'hide_volume']]) {
@@ -177,7 +178,7 @@ export function setupToolbar(t) {
         label.querySelector('span').textContent = item.label;
         const input = label.querySelector('input');
         input.name = item.key;
-        input.step = String(meta.tick_size || 'any');
+        input.step = String(item.step || meta.tick_size || 'any');
         input.value = s.options[item.key] ?? Number(item.default(pane.bars, pane.ctx).toFixed(meta.precision ?? 2));
         settings.appendChild(label);
       }

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import orjson
 import pytest
 
+from apps.accounts.services import feedkey_create
 from apps.accounts.tests.factories import UserFactory
 from apps.marketdata.services import symbol_upsert
+from apps.marketdata.tests.conftest import es_columns, read_csv
 
 ROOT = Path(__file__).resolve().parents[3]
 MD = ["default", "marketdata"]
@@ -78,6 +81,28 @@ def api_as(client):
         return api
 
     return make
+
+
+@pytest.fixture
+def es_market(live_stack, shared_data):
+    """The real ES trades of the shared data set (2024-07-01 23:58-00:02 UTC) ingested into
+    the live stack as ESU4; returns the feed key."""
+    _, key = feedkey_create(name="of-feed")
+    symbol_upsert(
+        symbol="ESU4",
+        exchange="CME",
+        asset_type="futures",
+        tick_size="0.25",
+        name="E-mini S&P 500 Sep 2024",
+        timezone="America/Chicago",
+        session="17:00-16:00",
+    )
+    rows = read_csv(shared_data / "trades" / "cme_esu4_trades_20240701.csv")
+    status, payload = live_stack.post_json(
+        "/api/v1/market-data/ticks", orjson.dumps(es_columns(rows)), {"X-API-Key": key}
+    )
+    assert status == 200, payload
+    return key
 
 
 def layout(*panes, grid=None) -> dict:

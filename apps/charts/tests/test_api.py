@@ -7,6 +7,7 @@ import pytest
 from apps.charts import services
 from apps.charts.models import Drawing, SavedChart, Workspace
 from apps.charts.tests.conftest import layout
+from apps.charts.tests.test_layout import GOOD as ORDERFLOW_OPTIONS
 
 pytestmark = pytest.mark.django_db
 HLINE = {"kind": "horizontal_line", "points": [{"time": 1_700_000_000, "price": 5000.25}]}
@@ -130,6 +131,37 @@ def test_it_crud_saved_charts_and_hides_private_ones(api_as, alice, bob, es):
     assert other.patch(f"/api/v1/charts/{cid}/", {"name": "x"}, format="json").status_code == 404
     assert [c["id"] for c in api.get("/api/v1/charts/").json()] == [cid]
     assert api.delete(f"/api/v1/charts/{cid}/").status_code == 204
+
+
+def test_it_saves_and_restores_orderflow_options_of_a_workspace_pane(api_as, alice, es):
+    api = api_as(alice)
+    ws = services.workspace_create(owner=alice, name="Flow", layout_config=layout(("ESZ5", "1m")))
+    config = api.get(f"/api/v1/workspaces/{ws.pk}/").json()["layout_config"]
+    config["panes"][0].update(chart_type="tpo", options=ORDERFLOW_OPTIONS)
+    response = api.patch(f"/api/v1/workspaces/{ws.pk}/", {"layout_config": config}, format="json")
+    assert response.status_code == 200, response.content
+    pane = api.get(f"/api/v1/workspaces/{ws.pk}/").json()["layout_config"]["panes"][0]
+    assert pane["chart_type"] == "tpo" and pane["options"] == ORDERFLOW_OPTIONS
+    chart = api.get(f"/api/v1/charts/{pane['chart']}/").json()
+    assert chart["options"] == ORDERFLOW_OPTIONS  # mirrored into the pane's saved chart
+
+    config["panes"][0]["options"] = {**ORDERFLOW_OPTIONS, "vp_range": [5, 1]}
+    response = api.patch(f"/api/v1/workspaces/{ws.pk}/", {"layout_config": config}, format="json")
+    assert response.status_code == 400
+    assert "layout_config.panes[0].options.vp_range" in response.json()["error"]["fields"]
+
+
+def test_it_refuses_bad_orderflow_options_of_a_saved_chart(api_as, alice, es):
+    api = api_as(alice)
+    cid = api.post("/api/v1/charts/", {"symbol": "ESZ5"}, format="json").json()["id"]
+    response = api.patch(
+        f"/api/v1/charts/{cid}/", {"options": {"fp_mode": "rainbow"}}, format="json"
+    )
+    assert response.status_code == 400
+    assert "options.fp_mode" in response.json()["error"]["fields"]
+    response = api.patch(f"/api/v1/charts/{cid}/", {"options": ORDERFLOW_OPTIONS}, format="json")
+    assert response.status_code == 200, response.content
+    assert api.get(f"/api/v1/charts/{cid}/").json()["options"] == ORDERFLOW_OPTIONS
 
 
 def test_it_crud_drawings_with_versions(api_as, alice, es):

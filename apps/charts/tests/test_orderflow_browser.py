@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import time
 
-import orjson
 import pytest
 
-from apps.accounts.services import feedkey_create
 from apps.accounts.tests.factories import UserFactory
 from apps.charts.tests.conftest import MD
 from apps.charts.tests.test_browser import login, open_chart
-from apps.marketdata.services import symbol_upsert
-from apps.marketdata.tests.conftest import es_columns, read_csv
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(databases=MD, transaction=True)]
 
@@ -45,34 +41,27 @@ COUNT_IN_BOX = f"""([x0, y0, x1, y1, colour]) => {{ {MAIN_CANVAS}
 }}"""
 
 
-@pytest.fixture
-def es_market(live_stack, shared_data):
-    _, key = feedkey_create(name="of-feed")
-    symbol_upsert(
-        symbol="ESU4",
-        exchange="CME",
-        asset_type="futures",
-        tick_size="0.25",
-        name="E-mini S&P 500 Sep 2024",
-        timezone="America/Chicago",
-        session="17:00-16:00",
-    )
-    rows = read_csv(shared_data / "trades" / "cme_esu4_trades_20240701.csv")
-    status, payload = live_stack.post_json(
-        "/api/v1/market-data/ticks", orjson.dumps(es_columns(rows)), {"X-API-Key": key}
-    )
-    assert status == 200, payload
-    return key
-
-
-def open_footprint(page, stack):
+def open_orderflow(page, stack) -> list[str]:
+    """Log in, open the ESU4 1m chart and wait for the order-flow plugin; returns the list
+    that collects console errors/warnings and failed requests from then on."""
     errors: list[str] = []
-    page.on("console", lambda m: m.type in ("error", "warning") and errors.append(m.text))
+    page.on(
+        "console",
+        lambda m: (
+            m.type in ("error", "warning")
+            and errors.append(f"{m.text} ({m.location.get('url', '')})")
+        ),
+    )
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("response", lambda r: r.status >= 400 and errors.append(f"{r.status} {r.url}"))
     login(page, stack, UserFactory(username="of-trader", subscription_tier="plus"))
     open_chart(page, f"{stack.url}/chart/ESU4/?tf=1m")
     page.wait_for_function("() => !!window.tradeflow.orderflow", timeout=5000)
+    return errors
+
+
+def open_footprint(page, stack):
+    errors = open_orderflow(page, stack)
     page.click("#type-button")
     page.click("#type-menu [data-type='footprint']")
     try:

@@ -51,3 +51,41 @@ export function fmtVol(v) {
 }
 
 export const paneKey = (pane) => `${pane.state.symbol}|${pane.state.timeframe}`;
+
+/**
+ * Per-pane state of a custom chart type (footprint, TPO), keyed by the pane's ctx, which
+ * lives as long as the pane (a theme change rebuilds the series, not the state).
+ */
+export function paneStates(terminal, make) {
+  const states = new WeakMap();
+  const paneOf = (ctx) => terminal.panes.find((p) => p.ctx === ctx) || terminal.panes.find((p) => p.ctx.meta === ctx.meta);
+  return {
+    stateOf(ctx) {
+      let st = states.get(ctx);
+      if (!st) {
+        const pane = paneOf(ctx);
+        if (!pane) return null;
+        st = make(pane);
+        states.set(ctx, st);
+      }
+      return st;
+    },
+    ofPane: (pane) => states.get(pane.ctx),
+  };
+}
+
+/** The items of a custom series from the pane's bars: lightweight-charts keeps no time in
+ *  a custom item's originalData, so it travels as ``t``. */
+export const withTime = (bar) => ({ ...bar, t: bar.time });
+
+/** An ``autoscaleInfoProvider`` keeping at least ``rows`` price rows of ``rowSize()`` in
+ *  view, so a few bars spanning a few ticks still get readable rows. */
+export const minRowsInView = (rowSize, rows) => (original) => {
+  const res = original();
+  if (!res || !res.priceRange) return res;
+  const { minValue, maxValue } = res.priceRange;
+  const want = rowSize() * rows;
+  if (maxValue - minValue >= want) return res;
+  const m = (minValue + maxValue) / 2;
+  return { ...res, priceRange: { minValue: m - want / 2, maxValue: m + want / 2 } };
+};

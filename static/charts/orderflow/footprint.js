@@ -4,17 +4,17 @@
 // Data: the pane's bars give the time axis and OHLC; the footprint API gives the cells
 // (fetched per symbol/timeframe, older pages on scroll, the last bar at most 1/s live).
 
-import { orderflowApi, throttle, fmtVol, paneKey } from './data.js';
+import { orderflowApi, throttle, fmtVol, paneKey, paneStates, withTime, minRowsInView } from './data.js';
+import { OhlcView } from '../chart-types.js';
+import { POC } from './draw.js';
 import { withAlpha } from '../theme.js';
 
-const LWC = () => window.LightweightCharts;
 const PAGE = 300;
 const MIN_ROW_PX = 11; // css px: below this a row has no room for text
 const MIN_BAR_PX = 46;
-const POC = '#f5c542';
 export const MODES = { bidask: 'Bid × Ask', delta: 'Delta', volume: 'Volume' };
 
-/** Per-pane footprint state (keyed by the pane's ctx, which lives as long as the pane). */
+/** Per-pane footprint state (see ``paneStates``). */
 class FootprintData {
   constructor(pane) {
     this.pane = pane;
@@ -115,28 +115,11 @@ class FootprintData {
   }
 }
 
-class FootprintView {
+class FootprintView extends OhlcView {
   constructor(state, palette) {
+    super(palette, { mode: 'bidask', version: 0 }); // version: bumped to redraw after a fetch
     this.state = state;
-    this.palette = palette;
-    this.data = null;
     this.stats = { mode: null, cells: 0, imbalances: [], pocs: 0, zones: 0 };
-  }
-  renderer() {
-    return this;
-  }
-  update(data, options) {
-    this.data = data;
-    this.options = options;
-  }
-  priceValueBuilder(d) {
-    return [d.high, d.low, d.close];
-  }
-  isWhitespace(d) {
-    return d.close === undefined;
-  }
-  defaultOptions() {
-    return { ...LWC().customSeriesDefaultOptions, mode: 'bidask', version: 0 };
   }
 
   draw(target, toY) {
@@ -322,20 +305,8 @@ class FootprintView {
   }
 }
 
-const states = new WeakMap(); // pane.ctx -> FootprintData
-
 export function registerFootprint({ registerChartType, terminal }) {
-  const paneOf = (ctx) => terminal.panes.find((p) => p.ctx === ctx) || terminal.panes.find((p) => p.ctx.meta === ctx.meta);
-  const stateOf = (ctx) => {
-    let st = states.get(ctx);
-    if (!st) {
-      const pane = paneOf(ctx);
-      if (!pane) return null;
-      st = new FootprintData(pane);
-      states.set(ctx, st);
-    }
-    return st;
-  };
+  const { stateOf, ofPane } = paneStates(terminal, (pane) => new FootprintData(pane));
   registerChartType({
     id: 'footprint',
     label: 'Footprint',
@@ -347,17 +318,8 @@ export function registerFootprint({ registerChartType, terminal }) {
         mode: ctx.options.fp_mode || 'bidask',
         priceFormat: { type: 'price', precision: ctx.meta.precision ?? 2, minMove: ctx.meta.tick_size || 0.01 },
         priceLineWidth: 1,
-        // keep ~24 rows in view: a handful of bars spanning a few ticks still get readable cells
-        autoscaleInfoProvider: (original) => {
-          const res = original();
-          if (!res || !res.priceRange) return res;
-          const rs = st.rowSize || ctx.meta.tick_size || 0.01;
-          const { minValue, maxValue } = res.priceRange;
-          const want = rs * 18;
-          if (maxValue - minValue >= want) return res;
-          const m = (minValue + maxValue) / 2;
-          return { ...res, priceRange: { minValue: m - want / 2, maxValue: m + want / 2 } };
-        },
+        // a handful of bars spanning a few ticks still get readable cells
+        autoscaleInfoProvider: minRowsInView(() => st.rowSize || ctx.meta.tick_size || 0.01, 18),
       }, 0);
       st.series = series;
       st.view = view;
@@ -376,14 +338,13 @@ export function registerFootprint({ registerChartType, terminal }) {
         st.ensure();
         st.invalidateZones();
       }
-      // lightweight-charts keeps no time in a custom item's originalData: carry it as ``t``
-      return bars.map((b) => ({ ...b, t: b.time }));
+      return bars.map(withTime);
     },
     point(bars, i, ctx) {
       const st = stateOf(ctx);
       if (st && i === bars.length - 1) st.refreshLast();
-      return { ...bars[i], t: bars[i].time };
+      return withTime(bars[i]);
     },
   });
-  return { stateOf: (pane) => states.get(pane.ctx) };
+  return { stateOf: ofPane };
 }
