@@ -36,7 +36,7 @@ def wait_tpo(page, condition: str, timeout: int = 10_000) -> dict:
     """Wait until the TPO stats ``s`` satisfy ``condition`` (JS); then the stats."""
     try:
         page.wait_for_function(
-            f"() => {{ const s = window.tradeflow.orderflow.tpoStats(0); return !!s && ({condition}); }}",
+            f"() => {{ const s = window.tradeflow?.orderflow?.tpoStats(0); return !!s && ({condition}); }}",
             timeout=timeout,
         )
     except Exception:
@@ -165,7 +165,8 @@ def drag(page, times: tuple[int, int], *, clicks: bool = False):
 
 def wait_fixed(page, condition: str) -> dict:
     page.wait_for_function(
-        f"""() => {{ const s = window.tradeflow.orderflow.overlayStats(0, 'volume_profile_fixed');
+        # the plugin may still be loading right after a reload: not there yet is "not yet"
+        f"""() => {{ const s = window.tradeflow?.orderflow?.overlayStats(0, 'volume_profile_fixed');
           return !!s && s.rows > 0 && s.poc_y !== null && ({condition}); }}""",
         timeout=10_000,
     )
