@@ -3,7 +3,6 @@
 ``get_asgi_application()`` must run before anything imports models (Channels sample).
 """
 
-import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -25,9 +24,3 @@ application = ProtocolTypeRouter(
         ),
     }
 )
-
-# Everything loaded so far (Django, apps, URL conf) lives as long as the process: move it
-# out of the cyclic garbage collector's sight, so full collections walk only what requests
-# create. Without this, a full collection in a busy WebSocket process stalls every client
-# for tens of milliseconds (the ws_fanout p99).
-gc.freeze()
