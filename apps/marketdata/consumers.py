@@ -24,6 +24,10 @@ MAX_SUBSCRIPTIONS = 50
 
 
 class MarketConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
+    # No channel layer: everything arrives through live_hub, so a connection needs no
+    # channel of its own (with the pub/sub layer, each would cost a Redis SUBSCRIBE).
+    channel_layer_alias = None
+
     async def connect(self):
         self.subscriptions: dict[str, dict] = {}  # symbol -> {"timeframe", "bucket"}
         await self.accept()
