@@ -66,8 +66,17 @@ def test_it_restores_the_saved_chart_type_and_indicators(client, alice, es):
 
 def test_it_answers_404_for_unknown_and_private_symbols(client, alice, hidden_symbol):
     client.force_login(alice)
-    assert client.get("/chart/NOPE/").status_code == 404
+    response = client.get("/chart/NOPE/")
+    assert response.status_code == 404
+    assert "<h1>Not found</h1>" in response.text and 'href="/workspaces/"' in response.text
     assert client.get("/chart/SECRET/").status_code == 404
+
+
+def test_the_server_error_page_renders_without_a_request_context():
+    from django.template.loader import render_to_string
+
+    html = render_to_string("500.html")
+    assert "Something went wrong" in html and "/static/css/app.css" in html
 
 
 def test_it_marks_simulated_symbols(client, alice, btc):
