@@ -141,16 +141,16 @@ def _rows_to_columns(rows: list[tuple]) -> dict[str, np.ndarray]:
     if not rows:
         empty = {name: np.array([]) for name in COLUMNS}
         return empty | {"ts": np.array([], dtype=object), "time": np.array([], dtype=np.int64)}
-    # Every column is numeric and NOT NULL: one 2-D conversion, then column views (epoch
-    # seconds are exact in a float64).
-    table = np.array(rows, dtype=np.float64)
-    times = table[:, 0].astype(np.int64)
+    # Every column is numeric and NOT NULL: one 2-D conversion, transposed so that each
+    # column is contiguous (TA-Lib wants that); epoch seconds are exact in a float64.
+    table = np.array(rows, dtype=np.float64).T.copy()
+    times = table[0].astype(np.int64)
     out = {
         "time": times,
         "ts": np.array([datetime.fromtimestamp(t, tz=UTC) for t in times.tolist()], dtype=object),
     }
     for i, name in enumerate(COLUMNS[1:], start=1):
-        out[name] = table[:, i]
+        out[name] = table[i]
     return out
 
 
