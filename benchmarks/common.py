@@ -3,8 +3,8 @@
 Benchmarks are not tests: they print numbers beside a baseline measured in the same run
 (these machines are noisy, so the ratio is what counts). Each benchmark gets its own
 databases (``*_bench*``) on the servers the TRADEFLOW_* URLs name (``make bench`` points
-them at localhost), starts daphne serving ``benchmarks.settings`` and only ever talks to
-127.0.0.1.
+them at localhost), serves ``benchmarks.settings`` the way production does (HTTP by
+gunicorn, WebSockets by daphne) and only ever talks to 127.0.0.1.
 """
 
 from __future__ import annotations

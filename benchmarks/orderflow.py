@@ -26,7 +26,7 @@ present; delete the symbols or drop the databases to regenerate):
 
 Baseline: the fastest of the hand-written variants (GROUP BY with and without ORDER BY,
 psycopg text or binary fetch, with or without automatic server-side prepare), chosen by
-timing each before the run. Ours: the whole HTTP request (daphne, Django, DRF, symbol
+timing each before the run. Ours: the whole HTTP request (gunicorn, Django, DRF, symbol
 lookup, SQL, the library, orjson) until the last body byte is read.
 
 Timing: one warm-up run of each, then ours and the baseline alternately ``RUNS`` (3)

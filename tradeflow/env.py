@@ -144,7 +144,7 @@ def database_from_url(url: str, *, name_default: str) -> dict:
         }
     if parts.scheme in ("postgresql", "postgres"):
         return {
-            "ENGINE": "django.db.backends.postgresql",
+            "ENGINE": "tradeflow.db.postgresql",
             "NAME": name,
             "USER": parts.username or "postgres",
             "PASSWORD": parts.password or "",

@@ -26,7 +26,9 @@ class _WindowThrottle(SimpleRateThrottle):
         now = time.time()
         window = int(now // self.duration)
         key = f"tf:throttle:{ident}:{window}"
-        pipe = _redis().pipeline()
+        # No MULTI/EXEC: the two commands go out in one write either way, and the window key
+        # carries its own expiry, so atomicity buys nothing but two more replies to parse.
+        pipe = _redis().pipeline(transaction=False)
         pipe.incr(key)
         pipe.expire(key, int(self.duration) + 1)
         count, _ = pipe.execute()

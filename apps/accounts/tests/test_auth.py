@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from apps.accounts.models import User
@@ -119,3 +121,23 @@ def test_it_issues_and_rotates_jwt(client):
     )
     assert reused.status_code == 401
     assert reused.json()["error"]["code"] == "token_not_valid"
+
+
+def test_it_stops_accepting_a_remembered_jwt_when_it_expires(client, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from rest_framework_simplejwt import tokens
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = AccessToken.for_user(UserFactory())
+    token.set_exp(lifetime=timedelta(seconds=30))
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert client.get("/api/v1/symbols/", **headers).status_code == 200
+    assert client.get("/api/v1/symbols/", **headers).status_code == 200  # remembered
+    later = time.time() + 31  # both clocks: the memo's and simplejwt's
+    monkeypatch.setattr(time, "time", lambda: later)
+    monkeypatch.setattr(tokens, "aware_utcnow", lambda: datetime.fromtimestamp(later, UTC))
+    response = client.get("/api/v1/symbols/", **headers)
+    assert response.status_code == 403  # SessionAuthentication comes first: no 401 challenge
+    error = response.json()["error"]
+    assert error["code"] == "token_not_valid" and "expired" in error["message"]

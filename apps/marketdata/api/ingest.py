@@ -44,8 +44,13 @@ STORE_RETRY_AFTER = 2  # PostgreSQL restarts and fail-overs take seconds
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 
 
-def json_response(body: dict, status: int = 200, headers: dict | None = None) -> HttpResponse:
-    response = HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
+def json_response(
+    body: dict, status: int = 200, headers: dict | None = None, *, option: int | None = None
+) -> HttpResponse:
+    """``body`` as JSON (orjson; ``option``: orjson's flags)."""
+    response = HttpResponse(
+        orjson.dumps(body, option=option), status=status, content_type="application/json"
+    )
     for name, value in (headers or {}).items():
         response[name] = value
     return response

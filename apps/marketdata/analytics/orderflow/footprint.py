@@ -390,18 +390,64 @@ def stacked_zones(
     return zones
 
 
-def _zone_dict(zone: dict, bar_time: np.ndarray, row_size: float) -> dict:
-    prices = row_price(np.array([zone["low"], zone["high"]]), row_size).tolist()
-    inval = zone["invalidated_bar"]
-    return {
-        "direction": zone["direction"],
-        "price_low": prices[0],
-        "price_high": prices[1],
-        "bar_time": int(bar_time[zone["bar"]]),
-        "rows": zone["rows"],
-        "active": inval < 0,
-        "invalidated_time": int(bar_time[inval]) if inval >= 0 else None,
-    }
+def _zone_dicts(zones: list[dict], bar_time: np.ndarray, row_size: float) -> list[dict]:
+    if not zones:
+        return []
+    low = row_price(np.array([z["low"] for z in zones]), row_size).tolist()
+    high = row_price(np.array([z["high"] for z in zones]), row_size).tolist()
+    times = bar_time.tolist()
+    return [
+        {
+            "direction": zone["direction"],
+            "price_low": price_low,
+            "price_high": price_high,
+            "bar_time": times[zone["bar"]],
+            "rows": zone["rows"],
+            "active": zone["invalidated_bar"] < 0,
+            "invalidated_time": times[zone["invalidated_bar"]]
+            if zone["invalidated_bar"] >= 0
+            else None,
+        }
+        for zone, price_low, price_high in zip(zones, low, high, strict=True)
+    ]
+
+
+def _imbalance_dicts(
+    levels: FootprintLevels, flags: dict[str, np.ndarray], prices: np.ndarray, row_size: float
+) -> tuple[list[dict], np.ndarray]:
+    """Imbalance records in level order (at one level: buy, then sell) and the offset of
+    each bar's first record (``bars + 1`` bounds). ``ratio``: the imbalanced side over the
+    compared one, rounded by Python's ``round`` to 6 decimals; None against a zero."""
+    records: list[dict] = []
+    at_parts, side_parts = [], []
+    for side_no, (side, strong) in enumerate((("buy", levels.ask), ("sell", levels.bid))):
+        at = np.flatnonzero(flags[side])
+        against = flags[f"{side}_against"][at]
+        nonzero = against > 0
+        ratio = np.divide(strong[at], against, out=np.zeros(at.shape[0]), where=nonzero)
+        compared = row_price(levels.row[at] + flags[f"{side}_offset"], row_size)
+        records += [
+            {
+                "price": price,
+                "side": side,
+                "ratio": round(r, 6) if ok else None,
+                "compared_price": c,
+            }
+            for price, r, ok, c in zip(
+                prices[at].tolist(),
+                ratio.tolist(),
+                nonzero.tolist(),
+                compared.tolist(),
+                strict=True,
+            )
+        ]
+        at_parts.append(at)
+        side_parts.append(np.full(at.shape[0], side_no))
+    at = np.concatenate(at_parts)
+    order = np.lexsort((np.concatenate(side_parts), at))
+    bar_of = flags["ids"][at[order]]
+    bounds = np.searchsorted(bar_of, np.arange(levels.starts.shape[0] + 1))
+    return [records[i] for i in order.tolist()], bounds
 
 
 def build_footprint(
@@ -460,63 +506,63 @@ def build_footprint(
     d_high = np.maximum(np.round(levels.delta_high, out_dec), np.maximum(bar_delta, 0.0))
     d_low = np.minimum(np.round(levels.delta_low, out_dec), np.minimum(bar_delta, 0.0))
 
-    price_l, bid_l, ask_l, delta_l = prices.tolist(), bid.tolist(), ask.tolist(), delta.tolist()
-    trades_l = levels.trades.tolist()
-    compared = {
-        side: row_price(levels.row + flags[f"{side}_offset"], row_size).tolist()
-        for side in ("buy", "sell")
-    }
-    strong_raw = {"buy": levels.ask, "sell": levels.bid}
-    imb_by_bar: dict[int, list] = {}
-    for j in np.flatnonzero(flags["buy"] | flags["sell"]).tolist():
-        for side in ("buy", "sell"):
-            if not flags[side][j]:
-                continue
-            against = float(flags[f"{side}_against"][j])
-            ratio_j = float(strong_raw[side][j]) / against if against > 0 else None
-            imb_by_bar.setdefault(int(ids[j]), []).append(
-                {
-                    "price": price_l[j],
-                    "side": side,
-                    "ratio": None if ratio_j is None else round(ratio_j, 6),
-                    "compared_price": compared[side][j],
-                }
-            )
-    zone_dicts = [_zone_dict(z, levels.bar_time, row_size) for z in zones]
+    # JSON-ready output: every number goes through ``tolist`` once, per column, and each
+    # dict is made in one comprehension (the footprint API's 1-day, 5-minute request builds
+    # about 8,000 level dicts; this is most of the library's time there).
+    level_dicts = [
+        {"price": p, "bid_volume": b, "ask_volume": a, "delta": d, "trades": t}
+        for p, b, a, d, t in zip(
+            prices.tolist(),
+            bid.tolist(),
+            ask.tolist(),
+            delta.tolist(),
+            levels.trades.tolist(),
+            strict=True,
+        )
+    ]
+    imbalances, imb_bounds = _imbalance_dicts(levels, flags, prices, row_size)
+    zone_dicts = _zone_dicts(zones, levels.bar_time, row_size)
     zones_by_bar: dict[int, list] = {}
     for z, zd in zip(zones, zone_dicts, strict=True):
         zones_by_bar.setdefault(z["bar"], []).append(zd)
 
-    ends = np.append(levels.starts[1:], n).tolist()
-    bars = []
-    for b, (s, e) in enumerate(zip(levels.starts.tolist(), ends, strict=True)):
-        bars.append(
-            {
-                "time": int(levels.bar_time[b]),
-                "levels": [
-                    {
-                        "price": price_l[j],
-                        "bid_volume": bid_l[j],
-                        "ask_volume": ask_l[j],
-                        "delta": delta_l[j],
-                        "trades": trades_l[j],
-                    }
-                    for j in range(s, e)
-                ],
-                "poc": float(poc_price[b]),
-                "high": float(high_price[b]),
-                "low": float(low_price[b]),
-                "volume": round(float(bar_bid[b] + bar_ask[b]), out_dec),
-                "bid_volume": float(bar_bid[b]),
-                "ask_volume": float(bar_ask[b]),
-                "delta": float(bar_delta[b]),
-                "delta_high": float(d_high[b]),
-                "delta_low": float(d_low[b]),
-                "trades": int(bar_trades[b]),
-                "imbalances": imb_by_bar.get(b, []),
-                "stacked_imbalances": zones_by_bar.get(b, []),
-            }
+    bounds = [*levels.starts.tolist(), n]
+    ib = imb_bounds.tolist()
+    columns = zip(
+        levels.bar_time.tolist(),
+        poc_price.tolist(),
+        high_price.tolist(),
+        low_price.tolist(),
+        (bar_bid + bar_ask).tolist(),
+        bar_bid.tolist(),
+        bar_ask.tolist(),
+        bar_delta.tolist(),
+        d_high.tolist(),
+        d_low.tolist(),
+        bar_trades.tolist(),
+        strict=True,
+    )
+    bars = [
+        {
+            "time": time,
+            "levels": level_dicts[bounds[b] : bounds[b + 1]],
+            "poc": poc,
+            "high": high,
+            "low": low,
+            "volume": round(volume, out_dec),
+            "bid_volume": bar_b,
+            "ask_volume": bar_a,
+            "delta": bar_d,
+            "delta_high": dh,
+            "delta_low": dl,
+            "trades": trades,
+            "imbalances": imbalances[ib[b] : ib[b + 1]],
+            "stacked_imbalances": zones_by_bar.get(b, []),
+        }
+        for b, (time, poc, high, low, volume, bar_b, bar_a, bar_d, dh, dl, trades) in enumerate(
+            columns
         )
+    ]
     return {"method": method, "bars": bars, "stacked_zones": zone_dicts}
 
 
