@@ -10,30 +10,40 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from functools import lru_cache, wraps
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.charts import selectors, services
 from apps.charts.forms import WorkspaceCreateForm, WorkspaceRenameForm
 from apps.charts.layout import CHART_TYPES, GRIDS, TierLimitError, clean_timeframe
+from apps.marketdata.api.query import bars_columns
 from apps.marketdata.selectors import symbol_list
+from apps.marketdata.store import reads
 from apps.marketdata.timeframes import NAMES as TIMEFRAMES
+from apps.marketdata.timeframes import parse as parse_timeframe
 
 DEFAULT_INITIAL_BARS = 1500
 MAX_INITIAL_BARS = 20_000
+
+
+logger = logging.getLogger(__name__)
 
 
 def _symbol_meta(symbol) -> dict:
@@ -100,13 +110,32 @@ def bars_url(symbol: str, timeframe: str, limit: int) -> str:
     return f"/api/v1/market-data/{quote(symbol, safe='')}?timeframe={timeframe}&limit={limit}"
 
 
+def _embedded_bars(symbol, code: str, timeframe: str, limit: int) -> dict | None:
+    """The active pane's first bars, written into the page (read in this request, in the
+    columns of ``bars_columns``), so the chart draws them without waiting for another
+    round trip; ``static/charts/api.js`` ``takeEmbedded`` answers the pane's first
+    ``bars_url`` request with them, once. If the store cannot answer, nothing is
+    embedded: the page fetches as usual, and retries."""
+    try:
+        tf = parse_timeframe(timeframe)
+        body = orjson.dumps(bars_columns(symbol, tf, reads.bar_rows(symbol, tf, limit=limit)))
+    except DatabaseError:
+        logger.warning("chart page: bars of %s not embedded", code, exc_info=True)
+        return None
+    # escaped as Django's json_script does, so the data cannot end its <script> element
+    for char, escape in ((b"<", b"\\u003C"), (b">", b"\\u003E"), (b"&", b"\\u0026")):
+        body = body.replace(char, escape)
+    return {"url": bars_url(code, timeframe, limit), "json": mark_safe(body.decode())}  # noqa: S308
+
+
 def _terminal(request, *, mode: str, layout: dict, workspace=None, chart=None, readonly=False):
     user = request.user
-    symbols = {}
+    symbols, models = {}, {}
     for pane in layout["panes"]:
         symbol = selectors.symbol_visible(user=user, code=pane["symbol"])
         if symbol is not None:
             symbols[pane["symbol"]] = _symbol_meta(symbol)
+            models[pane["symbol"]] = symbol
     limits = selectors.tier_limits(user)
     initial = _initial_bars(request)
     prefs = (getattr(user, "preferences", None) or {}) if user.is_authenticated else {}
@@ -157,14 +186,21 @@ def _terminal(request, *, mode: str, layout: dict, workspace=None, chart=None, r
         # e.g. the order-flow views: ["/static/orderflow/footprint.js"]
         "plugins": list(getattr(settings, "CHART_PLUGINS", [])),
     }
+    active = layout["panes"][layout.get("active", 0)]
+    embedded = None
+    if active["symbol"] in models:
+        embedded = _embedded_bars(
+            models[active["symbol"]], active["symbol"], active["timeframe"], initial
+        )
     preloads = []
     for pane in layout["panes"]:
         url = bars_url(pane["symbol"], pane["timeframe"], initial)
-        if pane["symbol"] in symbols and url not in preloads:
+        wanted = pane["symbol"] in symbols and not (embedded and url == embedded["url"])
+        if wanted and url not in preloads:
             preloads.append(url)
-    active = layout["panes"][layout.get("active", 0)]
     context = {
         "config": config,
+        "embedded_bars": embedded,
         "preloads": preloads,
         "workspace": workspace,
         "readonly": readonly,

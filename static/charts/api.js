@@ -36,6 +36,20 @@ async function parse(response) {
   return body;
 }
 
+/** The bars API's answer for ``url`` if the page carries it inline (the active pane's
+ * first bars, in columns: apps.charts.views ``_embedded_bars``); used once, else null. */
+export function takeEmbedded(url) {
+  const node = document.getElementById('embedded-bars');
+  if (!node || node.dataset.url !== url) return null;
+  node.remove();
+  const { columns: c, ...payload } = JSON.parse(node.textContent);
+  payload.bars = c.time.map((time, i) => ({
+    time, open: c.open[i], high: c.high[i], low: c.low[i], close: c.close[i], volume: c.volume[i],
+    bid_volume: c.bid_volume[i], ask_volume: c.ask_volume[i], number_of_trades: c.number_of_trades[i],
+  }));
+  return payload;
+}
+
 export async function getJSON(url, options = {}) {
   const response = await fetch(url, { credentials: 'same-origin', signal: options.signal });
   return parse(response);

@@ -9,7 +9,7 @@
 import { chartType, overlay, priceFormat } from './chart-types.js';
 import { chartOptions, palette, withAlpha } from './theme.js';
 import { formatTime, tickMarkFormatter, zonedBehavior } from './timezone.js';
-import { getJSON } from './api.js';
+import { getJSON, takeEmbedded } from './api.js';
 import { baseCode, requestFlush } from './live.js';
 import { indexAtOrBefore } from './transforms.js';
 import { Legend } from './legend.js';
@@ -226,7 +226,7 @@ export class ChartPane {
     this.cell.classList.remove('failed');
     try {
       const url = barsUrl(this.env.urls.bars, this.state.symbol, this.state.timeframe, this.env.initialBars);
-      const payload = await getJSON(url);
+      const payload = takeEmbedded(url) ?? (await getJSON(url));
       if (generation !== this.generation || this.destroyed) return;
       performance.mark('tf:bars');
       this.absorbMeta(payload);

@@ -241,6 +241,7 @@ def test_it_shows_drawings_of_public_workspaces_read_only(api_as, alice, bob, es
     assert api.delete(f"{base}{drawing.pk}/").status_code == 403
 
 
+@pytest.mark.django_db(databases=["default", "marketdata"])  # the page reads bars
 def test_it_accepts_session_auth_with_csrf_from_the_page(alice, es):
     from django.test import Client
 

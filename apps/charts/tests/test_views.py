@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import OperationalError
 from django.urls import reverse
 
 from apps.charts import services
 from apps.charts.models import SavedChart, Workspace
 from apps.charts.tests.conftest import layout
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases=["default", "marketdata"])
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
@@ -40,13 +41,47 @@ def test_it_renders_the_chart_page_with_its_config(client, alice, es):
     assert config["symbols"]["ESZ5"]["timezone"] == "America/Chicago"
     assert pane["chart"] == SavedChart.objects.get(owner=alice, scratch_key="ESZ5").id
     html = response.content.decode()
-    # the first bars request is preloaded; scripts are external (CSP script-src 'self')
-    assert (
-        'rel="preload" as="fetch" href="/api/v1/market-data/ESZ5?timeframe=5m&amp;limit=1500"'
-        in html
-    )
+    # the first bars come with the page (not preloaded); scripts are external (CSP
+    # script-src 'self')
+    assert 'data-url="/api/v1/market-data/ESZ5?timeframe=5m&amp;limit=1500"' in html
+    assert 'rel="preload" as="fetch"' not in html
     assert "lightweight-charts.standalone.production.js" in html
     assert "<script>" not in html and "onclick" not in html
+
+
+def embedded_of(response) -> dict:
+    html = response.content.decode()
+    start = html.index(">", html.index('<script type="application/json" id="embedded-bars"')) + 1
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+def test_it_embeds_the_first_bars_as_the_bars_api_gives_them(client, alice, es):
+    from apps.marketdata.ingest.ticks import ingest_ticks
+    from apps.marketdata.ticks import TickBatch
+
+    start = 1_751_400_000 * 10**9
+    ticks = [start + i * 7 * 10**9 for i in range(40)]  # five minutes of trades
+    prices = [5000 + (i % 5) * 0.25 for i in range(40)]
+    ingest_ticks(es, TickBatch.from_columns(ticks, prices, [1.0] * 40, [1, -1] * 20))
+    client.force_login(alice)
+    embedded = embedded_of(client.get("/chart/ESZ5/?tf=1m&bars=100"))
+    api = client.get("/api/v1/market-data/ESZ5?timeframe=1m&limit=100").json()
+    columns = embedded.pop("columns")
+    assert embedded == {k: v for k, v in api.items() if k != "bars"}
+    assert len(columns["time"]) == len(api["bars"]) == 5
+    for i, bar in enumerate(api["bars"]):
+        assert {k: columns[k][i] for k in columns} == {k: bar[k] for k in columns}
+
+
+def test_it_still_renders_the_page_when_the_store_is_down(client, alice, es, monkeypatch):
+    def down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("apps.charts.views.reads.bar_rows", down)
+    client.force_login(alice)
+    html = client.get("/chart/ESZ5/?tf=5m").content.decode()
+    assert 'id="embedded-bars"' not in html  # the page fetches (and retries) instead
+    assert 'rel="preload" as="fetch" href="/api/v1/market-data/ESZ5?timeframe=5m' in html
 
 
 def test_it_falls_back_to_1m_for_an_unknown_timeframe(client, alice, es):

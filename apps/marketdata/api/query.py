@@ -81,6 +81,23 @@ def bars_payload(symbol, tf, rows: list[tuple]) -> dict:
     }
 
 
+BAR_FIELDS = (
+    "time", "open", "high", "low", "close", "volume", "bid_volume", "ask_volume",
+    "number_of_trades",
+)  # fmt: skip
+
+
+def bars_columns(symbol, tf, rows: list[tuple]) -> dict:
+    """``bars_payload`` in columns, without the ISO ``timestamp``: what the chart page
+    embeds for its first bars (``static/charts/api.js`` ``takeEmbedded`` turns it back
+    into the bars of the API). About half the bytes, so half the gzip and parse time."""
+    # rows: (time, *sql.BAR_VALUES); the fields the API shows come first, in this order
+    columns = list(zip(*rows, strict=True))[: len(BAR_FIELDS)] if rows else [()] * len(BAR_FIELDS)
+    payload = bars_payload(symbol, tf, [])
+    del payload["bars"]
+    return payload | {"columns": dict(zip(BAR_FIELDS, columns, strict=True))}
+
+
 class BarsView(APIView):
     permission_classes = [MarketDataReadPermission]
 
