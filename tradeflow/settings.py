@@ -259,6 +259,7 @@ REST_FRAMEWORK = {
         "apps.accounts.api.authentication.CachedJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.accounts.api.negotiation.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.accounts.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {

@@ -16,3 +16,13 @@ def test_it_throttles_api_users_with_retry_after(client, redis_client, monkeypat
     assert limited.json()["error"]["code"] == "throttled"
     client.force_login(UserFactory())  # the window is per user
     assert client.get("/api/v1/symbols/").status_code == 200
+
+
+def test_it_counts_each_window_in_a_key_that_expires(client, redis_client):
+    user = UserFactory()
+    client.force_login(user)
+    for _ in range(2):
+        assert client.get("/api/v1/symbols/").status_code == 200
+    (key,) = redis_client.keys(f"tf:throttle:user:{user.pk}:*")
+    assert int(redis_client.get(key)) == 2
+    assert 0 < redis_client.ttl(key) <= 61

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from django.db import DataError
 
-from apps.marketdata.store import db, reads
+from apps.marketdata.store import db, reads, writes
 from apps.marketdata.store.orderflow_reads import copy_columns
 from apps.marketdata.tests.conftest import MD
+from apps.marketdata.timeframes import parse
 
 pytestmark = pytest.mark.django_db(databases=MD)
 
@@ -41,3 +42,31 @@ def test_it_raises_the_servers_error_when_a_copy_fails_midway():
     with pytest.raises(DataError, match="division by zero"), db.atomic():
         copy_columns(failing, {}, [("i", "i8"), ("q", "f8")])
     assert still_usable()
+
+
+def _bars(res: int, n: int) -> dict[str, np.ndarray]:
+    ts = (1_700_000_000 + np.arange(n) * res).astype(np.int64)
+    price = 100.0 + np.arange(n)
+    return {
+        "ts_ns": ts * 10**9,
+        "open": price,
+        "high": price + 1,
+        "low": price - 1,
+        "close": price,
+        "volume": np.full(n, 2.0),
+        "bid_volume": np.full(n, 1.0),
+        "ask_volume": np.full(n, 1.0),
+        "trades": np.full(n, 2, dtype=np.int64),
+    }
+
+
+def test_it_serves_a_resolution_stored_by_another_process_since_the_memo(btc, monkeypatch):
+    with db.atomic():
+        writes.write_bars(btc.id, 60, _bars(60, 10))
+    assert reads.resolutions(btc.id) == [60, 3600]  # remembered in this process
+    monkeypatch.setattr(reads, "forget_resolutions", lambda symbol_id=None: None)
+    with db.atomic():  # as if another process stored one-second bars
+        writes.write_bars(btc.id, 1, _bars(1, 10))
+    rows = reads.bar_rows(btc, parse("5s"), limit=10)
+    assert [row[0] for row in rows] == [1_700_000_000, 1_700_000_005]
+    assert reads.resolutions(btc.id) == [1, 60, 3600]
