@@ -1,33 +1,20 @@
 """API throttles on Redis with one round trip per request.
 
 DRF's stock throttles keep a list of timestamps per client in the cache (a read and a
-write per request). These use fixed windows and one small Lua script that increments the
-window's counter and gives a new one its expiry (one command and one reply: about half
-the client time of a pipelined ``INCR`` + ``EXPIRE``, on every API request); the answer
-is the same to the caller: 429 with ``Retry-After``.
+write per request). These use fixed windows counted by ``tradeflow.windows`` (one Redis
+command per request); the answer is the same to the caller: 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
-import functools
 import time
 
 from rest_framework.throttling import SimpleRateThrottle
 
 from tradeflow.memo import lazy_redis
+from tradeflow.windows import count_in_window
 
 _redis = lazy_redis()
-_COUNT_IN_WINDOW = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
-"""
-
-
-@functools.cache
-def _count_in_window():
-    """The script (EVALSHA, loaded again by redis-py if the server lost it)."""
-    return _redis().register_script(_COUNT_IN_WINDOW)
 
 
 class _WindowThrottle(SimpleRateThrottle):
@@ -40,7 +27,7 @@ class _WindowThrottle(SimpleRateThrottle):
         now = time.time()
         window = int(now // self.duration)
         key = f"tf:throttle:{ident}:{window}"
-        count = _count_in_window()(keys=[key], args=[int(self.duration) + 1])
+        count = count_in_window(_redis(), key, int(self.duration) + 1)
         self._wait = (window + 1) * self.duration - now
         return count <= self.num_requests
 

@@ -10,6 +10,7 @@ from rest_framework import authentication, exceptions, permissions
 
 from apps.accounts.models import FeedKey
 from tradeflow.memo import TTLMemo, lazy_redis
+from tradeflow.windows import count_in_window
 
 redis_client = lazy_redis()
 
@@ -62,21 +63,13 @@ class HasFeedKey(permissions.BasePermission):
         return isinstance(request.auth, FeedKey)
 
 
-# INCR, and on a window's first request EXPIRE, atomically in one command (EVALSHA).
-_COUNT_IN_WINDOW = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
-"""
-
-
 def rate_limit_retry_after(feed_key: FeedKey) -> int | None:
     """Fixed 10-second windows per key; returns seconds to wait when over the limit."""
     window = 10
     now = time.time()
     bucket = int(now // window)
     name = f"tf:ingest-rate:{feed_key.pk}:{bucket}"
-    count = redis_client().register_script(_COUNT_IN_WINDOW)(keys=[name], args=[window * 2])
+    count = count_in_window(redis_client(), name, window * 2)
     if count > settings.INGEST_RATE_PER_KEY:
         return max(1, int((bucket + 1) * window - now) + 1)
     return None
