@@ -75,6 +75,7 @@ class LiveHub:
     async def add(self, symbol: str, consumer) -> None:
         """Deliver ``symbol``'s messages to ``consumer`` from now on; raises ``LiveUnavailable``
         when Redis does not confirm the subscription in time."""
+        symbol = symbol.upper()  # as broadcast.py publishes it
         self.subscribers.setdefault(symbol, set()).add(consumer)
         channel = channel_for(symbol)
         try:
@@ -91,6 +92,7 @@ class LiveHub:
             raise LiveUnavailable(f"live data for {symbol} is unavailable: {exc}") from exc
 
     async def discard(self, symbol: str, consumer) -> None:
+        symbol = symbol.upper()
         subscribers = self.subscribers.get(symbol)
         if subscribers is None:
             return
