@@ -1,4 +1,5 @@
-"""Writes to the market-data store. Callers own the transaction (``db.atomic()``).
+"""Writes to the market-data store. Callers own the transaction (``db.atomic()``), except
+in the two live cases below.
 
 Ticks: binary COPY into a per-connection staging table, one INSERT .. ON CONFLICT DO
 NOTHING into ``md_ticks`` (idempotency), then the touched 1-second bars, the 1-minute and
@@ -7,6 +8,11 @@ never depends on arrival order or on how often a batch was re-sent.
 
 Bars (Sierra Chart, imports): COPY into staging, upsert at their own resolution (last
 write wins), then roll up to every standard resolution they divide.
+
+The live cases are the exception to "callers own the transaction": ``write_one_bar``
+(one Sierra Chart bar) and ``write_few_ticks`` (up to ``FEW_TICKS`` trades) send all
+their statements as one query outside any transaction, which PostgreSQL runs as one
+implicit transaction: one round trip, committed (or rolled back whole) on return.
 """
 
 from __future__ import annotations
