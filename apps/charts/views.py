@@ -26,6 +26,7 @@ from django.db import DatabaseError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -210,7 +211,10 @@ def _terminal(request, *, mode: str, layout: dict, workspace=None, chart=None, r
         "grids": GRIDS,
         "workspaces": (selectors.workspace_list(user=user)[:30] if user.is_authenticated else []),
     }
-    return render(request, "charts/terminal.html", context)
+    response = render(request, "charts/terminal.html", context)
+    # the page carries live bars: a back/forward navigation must not show a stale copy
+    add_never_cache_headers(response)
+    return response
 
 
 @login_required

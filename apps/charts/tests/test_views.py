@@ -45,6 +45,7 @@ def test_it_renders_the_chart_page_with_its_config(client, alice, es):
     # script-src 'self')
     assert 'data-url="/api/v1/market-data/ESZ5?timeframe=5m&amp;limit=1500"' in html
     assert 'rel="preload" as="fetch"' not in html
+    assert "no-store" in response["Cache-Control"]  # live data inside: never a stale copy
     assert "lightweight-charts.standalone.production.js" in html
     assert "<script>" not in html and "onclick" not in html
 
