@@ -24,7 +24,6 @@ BAR_VALUES = (
 BAR_WRITE_VALUES = (*BAR_VALUES, "open_interest")  # rollups from ticks have no open interest
 _BAR_ROW_COLUMNS = ("symbol_id", "res", "ts", *BAR_WRITE_VALUES)
 _BAR_ROW = ", ".join(_BAR_ROW_COLUMNS)
-_BAR_ROW_PARAMS = ", ".join(f"%({c})s" for c in _BAR_ROW_COLUMNS)
 
 
 def _overwrite(columns: tuple[str, ...]) -> str:
@@ -265,11 +264,6 @@ SELECT {BAR_COLUMNS} FROM md_bars
 WHERE symbol_id = %(symbol_id)s AND res = %(res)s AND ts >= %(start)s AND ts < %(end)s
 ORDER BY ts DESC LIMIT %(n)s
 """
-SOURCE_BARS_ASC = f"""
-SELECT {BAR_COLUMNS} FROM md_bars
-WHERE symbol_id = %(symbol_id)s AND res = %(res)s AND ts >= %(start)s AND ts < %(end)s
-ORDER BY ts LIMIT %(n)s
-"""
 LAST_TICK_BEFORE = """
 SELECT price, side, ts FROM md_ticks
 WHERE symbol_id = %(symbol_id)s AND ts < %(ts)s ORDER BY ts DESC LIMIT 1
@@ -279,14 +273,6 @@ SELECT ts, price, size, side FROM md_ticks
 WHERE symbol_id = %(symbol_id)s AND ts >= %(start)s AND ts < %(end)s
 ORDER BY ts, length(trade_id), trade_id, price, size
 """
-FOOTPRINT_RANGE = """
-SELECT ts, price, bid_volume, ask_volume, trades FROM md_footprint_1m
-WHERE symbol_id = %(symbol_id)s AND ts >= %(start)s AND ts < %(end)s
-ORDER BY ts, price
-"""
-COUNT_TICKS = (
-    "SELECT count(*), coalesce(sum(size), 0) FROM md_ticks WHERE symbol_id = %(symbol_id)s"
-)
 
 # --- maintenance -------------------------------------------------------------------------
 DELETE_OLD_TICKS = """
