@@ -8,7 +8,8 @@ symbols only when ``TRADEFLOW_ALLOW_ANONYMOUS_MARKET_DATA`` is on.
 Each subscription is checked when made (the symbol must exist, be active and be visible
 to the caller); each event is checked against the connection's current subscriptions
 and authentication before it is forwarded. Messages come from ``broadcast.py`` through
-this process's ``live_hub``, already encoded: they are forwarded as they are.
+this process's ``live_hub``, already encoded: they are forwarded as they are, as
+pre-built frames written straight to the socket under daphne (``tradeflow.ws_direct``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from apps.marketdata.live_auth import LiveAuthMixin, visible_symbol
 from apps.marketdata.live_hub import LiveEvent, LiveUnavailable, hub
 from apps.marketdata.timeframes import TimeframeError
 from apps.marketdata.timeframes import parse as parse_timeframe
+from tradeflow.ws_direct import direct_sender
 
 MAX_SUBSCRIPTIONS = 50
 
@@ -31,6 +33,7 @@ class MarketConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.subscriptions: dict[str, dict] = {}  # symbol -> {"timeframe", "bucket"}
         await self.accept()
+        self.direct = direct_sender(self.base_send)  # None unless daphne over plain TCP
         self.start_auth()
 
     async def disconnect(self, code):
@@ -108,4 +111,5 @@ class MarketConsumer(LiveAuthMixin, AsyncJsonWebsocketConsumer):
                     }
                 )
             sub["bucket"] = bucket if previous is None else max(previous, bucket)
-        await self.base_send({"type": "websocket.send", "text": event.text})
+        if self.direct is None or not self.direct.send(event.frame):
+            await self.base_send({"type": "websocket.send", "text": event.text})

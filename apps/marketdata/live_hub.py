@@ -7,7 +7,9 @@ its symbol (``channel_for``). In each process, one ``LiveHub`` per event loop ho
 pub/sub connection, subscribed to the symbols its consumers want. Each message is parsed
 once and the same ``LiveEvent`` (parsed fields plus the original text) is handed to every
 local consumer of the symbol: ``/ws/market/`` forwards the text as it is, so a message to
-a thousand clients costs one decode and no per-client encode, queue or dispatch.
+a thousand clients costs one decode and no per-client encode, queue or dispatch. Each
+event is also framed once as a WebSocket text frame, which ``tradeflow.ws_direct`` writes
+straight to each daphne connection's socket.
 
 ``add`` returns once Redis has confirmed the subscription, so a client told
 "subscribed" cannot miss the next message. If the pub/sub connection breaks, the hub
@@ -27,6 +29,8 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from redis.asyncio.connection import parse_url
 from redis.exceptions import RedisError
+
+from tradeflow.ws_direct import text_frame
 
 logger = logging.getLogger(__name__)
 SUBSCRIBE_TIMEOUT_S = 5.0
@@ -49,9 +53,10 @@ class LiveUnavailable(Exception):
 
 
 class LiveEvent:
-    """One coalesced message: ``symbol``, ``seq``, ``data`` and the JSON ``text`` as sent."""
+    """One coalesced message: ``symbol``, ``seq``, ``data``, the JSON ``text`` as sent and
+    the same as a WebSocket ``frame``."""
 
-    __slots__ = ("data", "seq", "symbol", "text")
+    __slots__ = ("data", "frame", "seq", "symbol", "text")
 
     def __init__(self, raw: bytes):
         message = orjson.loads(raw)
@@ -59,6 +64,7 @@ class LiveEvent:
         self.seq: int = message["seq"]
         self.data: dict = message["data"]
         self.text: str = raw.decode()
+        self.frame: bytes = text_frame(raw)
 
 
 class LiveHub:
