@@ -101,14 +101,20 @@ class _Coalescer:
 
     def submit(self, symbol: str, batch: TickBatch | None = None, bar: dict | None = None):
         with self.lock:
-            pending = self.pending.setdefault(symbol, _Pending())
+            pending = self.pending.get(symbol)
+            new = pending is None
+            if new:
+                pending = self.pending[symbol] = _Pending()
             if batch is not None:
                 pending.add_trades(batch)
             if bar is not None:
                 pending.bars.append(bar)
             self.idle.clear()
-        # wake the pump now: a symbol that was quiet for an interval is sent at once
-        self.loop.call_soon_threadsafe(self.wakeup.set)
+        if new:
+            # wake the pump now: a symbol that was quiet for an interval is sent at once.
+            # A symbol already pending is in the pump's wait (waking it for every bar of
+            # a busy symbol cost more CPU than the rest of a Sierra Chart bar POST).
+            self.loop.call_soon_threadsafe(self.wakeup.set)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -131,6 +137,8 @@ class _Coalescer:
     async def _wait_until_due(self) -> None:
         """Sleep until a pending symbol is due (its last message is an interval old) or
         new data arrives; never poll faster than needed."""
+        # cleared before looking: a symbol that becomes pending after the look sets it
+        self.wakeup.clear()
         with self.lock:
             waits = [
                 self.interval - (time.monotonic() - self.last_sent.get(s, 0.0))
@@ -138,7 +146,6 @@ class _Coalescer:
             ]
         timeout = max(0.0, min(waits)) if waits else 1.0
         if timeout > 0:
-            self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout)
 

@@ -220,18 +220,21 @@ class SierraBarView(IngestView):
     def ingest(self, request, feed_key, payload):
         if not isinstance(payload, dict):
             raise PayloadError("the body must be one bar object")
-        return self._store(feed_key, [payload], None, single=True)
+        bar = bar_ingest.parse_sierra_one(payload, ZoneInfo(feed_key.timezone))
+        symbol, problem = self.resolve_symbol(feed_key, bar.symbol, "commodities")
+        if problem:
+            return problem
+        bar_ingest.ingest_one_bar(symbol, bar)
+        return json_response(
+            {"status": "success", "symbol": symbol.symbol, "timeframe": bar.timeframe}
+        )
 
-    def _store(self, feed_key, bars, metadata, single: bool):
+    def _store(self, feed_key, bars, metadata):
         batch = bar_ingest.parse_sierra(bars, metadata, ZoneInfo(feed_key.timezone))
         symbol, problem = self.resolve_symbol(feed_key, batch.symbol, "commodities")
         if problem:
             return problem
         stored = bar_ingest.ingest_bars(symbol, batch)
-        if single:
-            return json_response(
-                {"status": "success", "symbol": symbol.symbol, "timeframe": batch.timeframe}
-            )
         return json_response(
             {
                 "status": "success",
@@ -263,7 +266,7 @@ class SierraBatchView(SierraBarView):
     def ingest(self, request, feed_key, payload):
         if not isinstance(payload, dict) or "data" not in payload:
             raise PayloadError('the body must be {"data": [bars], "metadata": {...}}')
-        return self._store(feed_key, payload["data"], payload.get("metadata"), single=False)
+        return self._store(feed_key, payload["data"], payload.get("metadata"))
 
 
 class TicksView(IngestView):

@@ -92,7 +92,8 @@ PREPARE_STAGING = ";\n".join(
 # --- ticks -------------------------------------------------------------------------------
 # Writers of one symbol take turns (per-transaction advisory lock): rollups read what the
 # previous writer committed, so concurrent batches for the same second never overwrite
-# each other's bars. Different symbols proceed in parallel.
+# each other's bars. Different symbols proceed in parallel. md_write_bar takes the same
+# lock itself (schema/0003_write_bar_takes_lock.sql: keep the key 7437 in step).
 LOCK_SYMBOL = "SELECT pg_advisory_xact_lock(7437, %(symbol_id)s)"
 # The usual case, new trades: straight into the table (a duplicate aborts this COPY and
 # the caller falls back to staging + ON CONFLICT).
@@ -247,13 +248,18 @@ WITH up AS (
 INSERT INTO touched (bucket) SELECT DISTINCT ts FROM up ON CONFLICT DO NOTHING
 """
 
-# One bar (a Sierra Chart single-bar POST): upsert, series and rollups in one call of
-# md_write_bar (schema/0002_rollup_function.sql), after LOCK_SYMBOL.
-WRITE_ONE_BAR = """
-SELECT md_write_bar(%(symbol_id)s, %(res)s, %(ts)s, %(open)s::float8, %(high)s::float8,
-                    %(low)s::float8, %(close)s::float8, %(volume)s::float8,
-                    %(bid_volume)s::float8, %(ask_volume)s::float8, %(trades)s,
-                    %(open_interest)s::float8, %(levels)s::integer[])
+# One bar (a Sierra Chart single-bar POST): the lock, upsert, series and rollups in one
+# call of md_write_bar (schema/0003_write_bar_takes_lock.sql). One statement, so it is sent
+# with server-side parameters and prepared (store/writes.py write_bars); every parameter
+# has its type spelled out because psycopg sizes Python ints per value (int2/int4/int8).
+# The rollup levels are part of the statement (dumping a list costs more than the rest).
+ROLLUP_LEVELS = (60, 3600)
+WRITE_ONE_BAR = f"""
+SELECT md_write_bar(%(symbol_id)s::integer, %(res)s::integer, %(ts)s::timestamptz,
+                    %(open)s::float8, %(high)s::float8, %(low)s::float8, %(close)s::float8,
+                    %(volume)s::float8, %(bid_volume)s::float8, %(ask_volume)s::float8,
+                    %(trades)s::integer, %(open_interest)s::float8,
+                    ARRAY[{", ".join(str(level) for level in ROLLUP_LEVELS)}]::integer[])
 """
 
 # --- reads -------------------------------------------------------------------------------

@@ -10,13 +10,16 @@ Bars (Sierra Chart, imports): COPY into staging, upsert at their own resolution 
 write wins), then roll up to every standard resolution they divide.
 
 The live cases are the exception to "callers own the transaction": ``write_one_bar``
-(one Sierra Chart bar) and ``write_few_ticks`` (up to ``FEW_TICKS`` trades) send all
-their statements as one query outside any transaction, which PostgreSQL runs as one
-implicit transaction: one round trip, committed (or rolled back whole) on return.
+(one Sierra Chart bar: one statement) and ``write_few_ticks`` (up to ``FEW_TICKS``
+trades: all their statements as one query) run outside any transaction, which PostgreSQL
+runs as one implicit transaction: one round trip, committed (or rolled back whole) on
+return.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,7 +31,7 @@ from apps.marketdata.store.db import atomic, connection, raw_connection
 from apps.marketdata.ticks import TickBatch
 
 # Rollup levels the store maintains above any written resolution.
-ROLLUPS = (60, 3600)
+ROLLUPS = sql.ROLLUP_LEVELS
 
 
 @dataclass(frozen=True)
@@ -253,17 +256,31 @@ def write_few_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> W
 BAR_FIELDS = ("open", "high", "low", "close", "volume", "bid_volume", "ask_volume")
 
 
-def _one_bar_params(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> dict:
-    params = {name: float(bars[name][0]) for name in BAR_FIELDS}
-    oi = bars.get("open_interest")
-    oi_value = None if oi is None or np.isnan(oi[0]) else float(oi[0])
-    return params | {
+def _one_bar_params(symbol_id: int, res: int, ts: int, bar: Mapping) -> dict:
+    oi = bar.get("open_interest")
+    return {name: float(bar[name]) for name in BAR_FIELDS} | {
         "symbol_id": symbol_id,
         "res": res,
-        "trades": int(bars["trades"][0]),
-        "ts": datetime.fromtimestamp(int(bars["ts_ns"][0]) / 1e9, tz=UTC),
-        "open_interest": oi_value,
+        "ts": datetime.fromtimestamp(ts, tz=UTC),
+        "trades": int(bar["trades"]),
+        "open_interest": None if oi is None or math.isnan(oi) else float(oi),
     }
+
+
+def _write_bar_call(symbol_id: int, res: int, ts: int, bar: Mapping) -> None:
+    """One ``md_write_bar`` call: the symbol's lock, the upsert (last write wins), the
+    series and the rollups, in one statement.
+
+    psycopg's own cursor on Django's connection binds server-side, so psycopg prepares the
+    statement after a few runs (``prepare_threshold``): PostgreSQL stops parsing and
+    planning it for every bar, and the values are not rendered into SQL text in Python.
+    Django's wrapper still opens the connection, runs its health check and maps database
+    errors (a lost store is an ``OperationalError``, a 503 upstream)."""
+    reads.forget_resolutions(symbol_id)
+    params = _one_bar_params(symbol_id, res, ts, bar)
+    conn = connection()
+    with conn.cursor() as wrapper, conn.wrap_database_errors:
+        psycopg.Cursor(wrapper.cursor.connection).execute(sql.WRITE_ONE_BAR, params)
 
 
 def write_bars(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> WriteResult:
@@ -272,37 +289,34 @@ def write_bars(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> WriteRe
     n = len(bars["ts_ns"])
     if n == 0:
         return WriteResult(0, 0)
+    if n == 1:
+        # One statement, no staging (see ``_write_bar_call``).
+        one = {name: column[0] for name, column in bars.items() if name != "ts_ns"}
+        _write_bar_call(symbol_id, res, int(bars["ts_ns"][0]) // 10**9, one)
+        return WriteResult(1, 1)
     raw_connection()
     with connection().cursor() as cursor:
-        if n == 1:
-            # The Sierra Chart live case: the lock, then md_write_bar (upsert, series,
-            # rollups), in one round trip with no staging. Outside a transaction (see
-            # ``write_one_bar``) PostgreSQL runs the two as one implicit transaction.
-            reads.forget_resolutions(symbol_id)
-            row = _one_bar_params(symbol_id, res, bars) | {"levels": list(ROLLUPS)}
-            lock = (sql.LOCK_SYMBOL, {"symbol_id": symbol_id})
-            _batch(cursor, [lock, (sql.WRITE_ONE_BAR, row)])
-        else:
-            _begin(cursor, symbol_id)
-            _copy(cursor, sql.COPY_STAGE_BARS, _bar_payload(symbol_id, res, bars))
-            _rollup_from(cursor, symbol_id, res, [(sql.UPSERT_STAGED_BARS, None)])
+        _begin(cursor, symbol_id)
+        _copy(cursor, sql.COPY_STAGE_BARS, _bar_payload(symbol_id, res, bars))
+        _rollup_from(cursor, symbol_id, res, [(sql.UPSERT_STAGED_BARS, None)])
     return WriteResult(n, n)
 
 
-def write_one_bar(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> WriteResult:
+def write_one_bar(symbol_id: int, res: int, ts: int, bar: Mapping) -> WriteResult:
     """Upsert one bar and its rollups atomically, committed on return: one round trip.
 
-    Must be called outside ``db.atomic()`` (the connection in autocommit): the statements
-    go as one simple-protocol query, which PostgreSQL executes as a single implicit
-    transaction, so the lock, the bar and its rollups commit together or not at all, and
-    the usual BEGIN and COMMIT round trips are saved. This is what keeps a Sierra Chart
-    single-bar POST cheap (``ingest_sierra_single`` benchmark).
+    ``ts``: the bar's start in epoch seconds (a multiple of ``res``); ``bar``: open, high,
+    low, close, volume, bid_volume, ask_volume, trades and optional open_interest (None or
+    NaN for none), as plain numbers. Must be called outside ``db.atomic()`` (the
+    connection in autocommit): the one statement is its own transaction, so the lock, the
+    bar and its rollups commit together or not at all, and the usual BEGIN and COMMIT
+    round trips are saved. This is what keeps a Sierra Chart single-bar POST cheap
+    (``ingest_sierra_single`` benchmark).
     """
     if connection().in_atomic_block:
         raise RuntimeError("write_one_bar commits by itself; call it outside db.atomic()")
-    if len(bars["ts_ns"]) != 1:
-        raise ValueError("write_one_bar takes exactly one bar")
-    return write_bars(symbol_id, res, bars)
+    _write_bar_call(symbol_id, res, ts, bar)
+    return WriteResult(1, 1)
 
 
 def delete_ticks_before(cutoff, batch: int = 50_000) -> int:
