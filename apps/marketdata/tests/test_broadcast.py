@@ -31,7 +31,10 @@ def test_it_sends_every_bar_of_a_busy_symbol_within_an_interval_or_two(redis_cli
         while not done.is_set():
             message = pubsub.get_message(timeout=0.05)
             if message and message["type"] == "message":
-                received.append((time.monotonic(), orjson.loads(message["data"])))
+                body = orjson.loads(message["data"])
+                assert list(body) == ["type", "symbol", "seq", "data"]
+                assert message["data"] == orjson.dumps(body)  # compact, as orjson writes it
+                received.append((time.monotonic(), body))
 
     listener = threading.Thread(target=listen)
     listener.start()
@@ -56,3 +59,27 @@ def test_it_sends_every_bar_of_a_busy_symbol_within_an_interval_or_two(redis_cli
     interval = settings.BROADCAST_INTERVAL_MS / 1000
     # a pump that slept through pending bars would hold them for its idle timeout (1 s)
     assert max(at - sent_at[second] for at, second in bars) < 4 * interval + 0.2
+
+
+def test_a_closed_gate_holds_the_bars_until_it_opens(redis_client):
+    """Another process sent this symbol just now: nothing is lost, nothing jumps ahead."""
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe(channel_for("GATED"))
+    pubsub.get_message(timeout=1)
+    redis_client.set(broadcast.GATE_KEY.format(symbol="GATED"), 1, px=400)
+    closed_until = time.monotonic() + 0.4
+    try:
+        for second in range(5):
+            broadcast.publish_bar("gated", 1, one_bar(second))
+            time.sleep(0.05)
+        assert broadcast.flush()
+        opened_at = time.monotonic()
+        messages = []
+        while (message := pubsub.get_message(timeout=0.3)) is not None:
+            if message["type"] == "message":
+                messages.append(orjson.loads(message["data"]))
+    finally:
+        pubsub.close()
+    assert opened_at >= closed_until - 0.05
+    assert [bar["time"] for m in messages for bar in m["data"]["bars"]] == list(range(5))
+    assert len(messages) == 1 and messages[0]["symbol"] == "GATED"
