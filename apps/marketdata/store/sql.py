@@ -249,18 +249,25 @@ INSERT INTO touched (bucket) SELECT DISTINCT ts FROM up ON CONFLICT DO NOTHING
 """
 
 # One bar (a Sierra Chart single-bar POST): the lock, upsert, series and rollups in one
-# call of md_write_bar (schema/0003_write_bar_takes_lock.sql). One statement, so it is sent
-# with server-side parameters and prepared (store/writes.py write_bars); every parameter
-# has its type spelled out because psycopg sizes Python ints per value (int2/int4/int8).
-# The rollup levels are part of the statement (dumping a list costs more than the rest).
+# call of md_write_bar (schema/0003_write_bar_takes_lock.sql). One statement, so it can be
+# prepared. WRITE_ONE_BAR goes through psycopg's cursor (inside a caller's transaction);
+# WRITE_ONE_BAR_PREPARED is the same call prepared by store/writes.py itself on each
+# connection, with libpq's positional parameters (types in WRITE_ONE_BAR_TYPES). Every
+# parameter has its type spelled out because psycopg sizes Python ints per value.
 ROLLUP_LEVELS = (60, 3600)
+_LEVELS = f"ARRAY[{', '.join(str(level) for level in ROLLUP_LEVELS)}]::integer[]"
 WRITE_ONE_BAR = f"""
 SELECT md_write_bar(%(symbol_id)s::integer, %(res)s::integer, %(ts)s::timestamptz,
                     %(open)s::float8, %(high)s::float8, %(low)s::float8, %(close)s::float8,
                     %(volume)s::float8, %(bid_volume)s::float8, %(ask_volume)s::float8,
-                    %(trades)s::integer, %(open_interest)s::float8,
-                    ARRAY[{", ".join(str(level) for level in ROLLUP_LEVELS)}]::integer[])
+                    %(trades)s::integer, %(open_interest)s::float8, {_LEVELS})
 """
+WRITE_ONE_BAR_PREPARED = f"""
+SELECT md_write_bar($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::integer, $12, {_LEVELS})
+"""
+# int4 symbol_id, res; timestamptz ts; float8 OHLCV and bid/ask volume; int8 trades (cast
+# above, so an out-of-range count is PostgreSQL's error as before); float8 open_interest
+WRITE_ONE_BAR_TYPES = (23, 23, 1184, *(701,) * 7, 20, 701)
 
 # --- reads -------------------------------------------------------------------------------
 BAR_COLUMNS = ", ".join(("ts", *BAR_VALUES))

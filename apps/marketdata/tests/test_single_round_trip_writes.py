@@ -140,6 +140,35 @@ def test_the_single_bar_write_is_a_prepared_statement(api, db):
         assert cursor.fetchone()[0] == 1
 
 
+def test_a_single_bar_prepares_its_statement_again_when_it_is_gone(api, db):
+    """psycopg deallocates every prepared statement after a rollback on the connection."""
+    gone = symbol_upsert(symbol="GONE", exchange="T", asset_type="commodities", tick_size="1")[0]
+    assert api("/api/v1/market-data/", bar("2025-11-26 21:17:14", 100.0, "GONE")).status_code == 200
+    with connections["marketdata"].cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    assert api("/api/v1/market-data/", bar("2025-11-26 21:17:15", 101.0, "GONE")).status_code == 200
+    assert [r[5] for r in stored(gone.id) if r[0] == 1] == [100.5, 101.5]  # the closes
+
+
+def test_a_single_bar_is_not_prepared_when_prepared_statements_are_off(api, db):
+    """TRADEFLOW_MARKETDATA_PREPARE_THRESHOLD=0 (a pooler without prepared statements)."""
+    symbol_upsert(symbol="UNPREP", exchange="T", asset_type="commodities", tick_size="1")
+    options = connections["marketdata"].settings_dict["OPTIONS"]
+    threshold = options["prepare_threshold"]
+    connections["marketdata"].close()  # a new connection, with the option off
+    options["prepare_threshold"] = None
+    try:
+        for second in range(8):
+            item = bar(f"2025-11-26 21:17:{second:02d}", 100.0, "UNPREP")
+            assert api("/api/v1/market-data/", item).status_code == 200
+        with connections["marketdata"].cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            assert cursor.fetchone()[0] == 0
+    finally:
+        options["prepare_threshold"] = threshold
+        connections["marketdata"].close()
+
+
 def other_connection():
     settings = connections["marketdata"].settings_dict
     return psycopg.connect(
