@@ -258,7 +258,7 @@ def write_few_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> W
 BAR_FIELDS = ("open", "high", "low", "close", "volume", "bid_volume", "ask_volume")
 
 
-def _one_bar_params(symbol_id: int, res: int, ts: int, bar: Mapping) -> dict:
+def _one_bar_params(symbol_id: int, res: int, ts: float, bar: Mapping) -> dict:
     oi = bar.get("open_interest")
     return {name: float(bar[name]) for name in BAR_FIELDS} | {
         "symbol_id": symbol_id,
@@ -269,7 +269,7 @@ def _one_bar_params(symbol_id: int, res: int, ts: int, bar: Mapping) -> dict:
     }
 
 
-def _write_bar_call(symbol_id: int, res: int, ts: int, bar: Mapping) -> None:
+def _write_bar_call(symbol_id: int, res: int, ts: float, bar: Mapping) -> None:
     """One ``md_write_bar`` call inside a caller's transaction: psycopg's own cursor on
     Django's connection binds server-side (psycopg prepares it after a few runs); Django's
     wrapper opens the connection, runs its health check and maps database errors."""
@@ -289,19 +289,19 @@ _FLOAT8 = struct.Struct("!d").pack
 _PG_EPOCH = 946_684_800  # 2000-01-01 UTC: binary timestamptz counts microseconds from it
 
 
-def _binary_params(symbol_id: int, res: int, ts: int, bar: Mapping) -> list[bytes | None]:
+def _binary_params(symbol_id: int, res: int, ts: float, bar: Mapping) -> list[bytes | None]:
     oi = bar.get("open_interest")
     return [
         _INT4(symbol_id),
         _INT4(res),
-        _INT8((ts - _PG_EPOCH) * 1_000_000),
+        _INT8(round((ts - _PG_EPOCH) * 1_000_000)),  # exact for whole seconds
         *[_FLOAT8(bar[name]) for name in BAR_FIELDS],
         _INT8(int(bar["trades"])),
         None if oi is None or math.isnan(oi) else _FLOAT8(oi),
     ]
 
 
-def _write_bar_prepared(symbol_id: int, res: int, ts: int, bar: Mapping) -> None:
+def _write_bar_prepared(symbol_id: int, res: int, ts: float, bar: Mapping) -> None:
     """One ``md_write_bar`` call as its own transaction, on libpq directly.
 
     The statement is prepared once per connection under its own name and its parameters
@@ -348,9 +348,9 @@ def write_bars(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> WriteRe
     if n == 0:
         return WriteResult(0, 0)
     if n == 1:
-        # One statement, no staging (see ``_write_bar_call``).
+        # One statement, no staging (see ``_write_bar_call``); ts to the microsecond.
         one = {name: column[0] for name, column in bars.items() if name != "ts_ns"}
-        _write_bar_call(symbol_id, res, int(bars["ts_ns"][0]) // 10**9, one)
+        _write_bar_call(symbol_id, res, int(bars["ts_ns"][0]) / 1e9, one)
         return WriteResult(1, 1)
     raw_connection()
     with connection().cursor() as cursor:
