@@ -124,6 +124,14 @@ DATABASES = {
     "default": _default_db,
     "marketdata": database_from_url(MARKETDATA_URL, name_default="tradeflow_md"),
 }
+# psycopg prepares a statement its own cursors (server-side binding: bar reads) have run
+# this many times; store/writes.py prepares the single-bar write itself. 0 turns prepared
+# statements off everywhere (a pooler in transaction mode without prepared-statement
+# support). Django's own cursors bind client-side and are never prepared; Django's default
+# would be off.
+DATABASES["marketdata"]["OPTIONS"]["prepare_threshold"] = (
+    env_int("TRADEFLOW_MARKETDATA_PREPARE_THRESHOLD", 5, minimum=0) or None
+)
 DATABASE_ROUTERS = ["tradeflow.db_routers.MarketDataRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -55,7 +55,14 @@ class _Pending:
         self.size.append(batch.size)
         self.side.append(batch.side)
 
-    def message(self, symbol: str, seq: int) -> dict:
+    def merge(self, later: _Pending | None) -> _Pending:
+        """This pending data followed by ``later``'s (a message that could not go yet)."""
+        if later is not None:
+            for name in ("ts", "price", "size", "side", "bars"):
+                getattr(self, name).extend(getattr(later, name))
+        return self
+
+    def data(self) -> dict:
         data: dict = {"trades": None, "summary": None, "bars": self.bars}
         if self.ts:
             ts = np.concatenate(self.ts)
@@ -83,7 +90,27 @@ class _Pending:
                 "buy_volume": float(size[side > 0].sum()),
                 "sell_volume": float(size[side < 0].sum()),
             }
-        return {"type": "tick", "symbol": symbol, "seq": seq, "data": data}
+        return data
+
+
+def _encoded_around_seq(symbol: str, data: dict) -> tuple[bytes, bytes]:
+    """The ``tick`` message's JSON before and after its seq value, which Redis fills in:
+    ``{"type":"tick","symbol":..,"seq":<seq>,"data":{..}}``."""
+    head = orjson.dumps({"type": "tick", "symbol": symbol})[:-1] + b',"seq":'
+    return head, b',"data":' + orjson.dumps(data) + b"}"
+
+
+# One round trip per message: the cross-process gate (a message per symbol at most every
+# interval, whichever process sends it), the next seq, and the publish. A closed gate
+# answers how long it stays closed (ms) as a number <= 0; otherwise the seq is returned.
+_SEND = """
+if not redis.call('SET', KEYS[1], 1, 'NX', 'PX', ARGV[1]) then
+    return -math.max(redis.call('PTTL', KEYS[1]), 0)
+end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', KEYS[3], ARGV[2] .. seq .. ARGV[3])
+return seq
+"""
 
 
 class _Coalescer:
@@ -101,14 +128,20 @@ class _Coalescer:
 
     def submit(self, symbol: str, batch: TickBatch | None = None, bar: dict | None = None):
         with self.lock:
-            pending = self.pending.setdefault(symbol, _Pending())
+            pending = self.pending.get(symbol)
+            new = pending is None
+            if new:
+                pending = self.pending[symbol] = _Pending()
             if batch is not None:
                 pending.add_trades(batch)
             if bar is not None:
                 pending.bars.append(bar)
             self.idle.clear()
-        # wake the pump now: a symbol that was quiet for an interval is sent at once
-        self.loop.call_soon_threadsafe(self.wakeup.set)
+        if new:
+            # wake the pump now: a symbol that was quiet for an interval is sent at once.
+            # A symbol already pending is in the pump's wait (waking it for every bar of
+            # a busy symbol cost more CPU than the rest of a Sierra Chart bar POST).
+            self.loop.call_soon_threadsafe(self.wakeup.set)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -118,10 +151,11 @@ class _Coalescer:
         import redis.asyncio as aioredis
 
         client = aioredis.Redis.from_url(settings.REDIS_URL, max_connections=10)
+        send = client.register_script(_SEND)
         while True:
             await self._wait_until_due()
             try:
-                await self._send_due(client)
+                await self._send_due(send)
             except Exception:  # keep publishing after a Redis hiccup; the seq gap re-syncs
                 logger.exception("broadcast failed; pending messages dropped")
                 with self.lock:
@@ -131,6 +165,8 @@ class _Coalescer:
     async def _wait_until_due(self) -> None:
         """Sleep until a pending symbol is due (its last message is an interval old) or
         new data arrives; never poll faster than needed."""
+        # cleared before looking: a symbol that becomes pending after the look sets it
+        self.wakeup.clear()
         with self.lock:
             waits = [
                 self.interval - (time.monotonic() - self.last_sent.get(s, 0.0))
@@ -138,29 +174,30 @@ class _Coalescer:
             ]
         timeout = max(0.0, min(waits)) if waits else 1.0
         if timeout > 0:
-            self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout)
 
-    async def _send_due(self, client) -> None:
+    async def _send_due(self, send) -> None:
         now = time.monotonic()
         with self.lock:
             due = [s for s in self.pending if now - self.last_sent.get(s, 0.0) >= self.interval]
         for symbol in due:
-            # a cross-process gate keeps the 100 ms limit with several servers
-            gate = GATE_KEY.format(symbol=symbol)
-            if not await client.set(gate, 1, nx=True, px=int(self.interval * 1000)):
-                with self.lock:  # another process sent just now: look again shortly
-                    self.last_sent[symbol] = now - self.interval + GATE_RETRY_S
-                continue
             with self.lock:
                 pending = self.pending.pop(symbol, None)
                 self.last_sent[symbol] = now
             if pending is None:
                 continue
-            seq = await client.incr(SEQ_KEY.format(symbol=symbol))
-            message = orjson.dumps(pending.message(symbol, int(seq)))
-            await client.publish(channel_for(symbol), message)
+            head, tail = _encoded_around_seq(symbol, pending.data())
+            keys = [GATE_KEY.format(symbol=symbol), SEQ_KEY.format(symbol=symbol)]
+            keys.append(channel_for(symbol))
+            answer = await send(keys=keys, args=[int(self.interval * 1000), head, tail])
+            if answer <= 0:
+                # another process sent just now: keep the data (ahead of anything newer)
+                # and look again when its gate opens
+                closed_s = max(-answer / 1000, GATE_RETRY_S)
+                with self.lock:
+                    self.pending[symbol] = pending.merge(self.pending.get(symbol))
+                    self.last_sent[symbol] = now - self.interval + closed_s
         with self.lock:
             if not self.pending:
                 self.idle.set()

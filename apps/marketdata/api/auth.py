@@ -29,6 +29,16 @@ def _feed_key(key: str) -> FeedKey:
     return _key_cache.get(key, FeedKey.objects.get_from_key)
 
 
+def verified_feed_key(key: str | None) -> FeedKey | None:
+    """The FeedKey of an ``X-API-Key`` value; None when missing, wrong, revoked or expired."""
+    if not key:
+        return None
+    try:
+        return _feed_key(key.strip())
+    except FeedKey.DoesNotExist:
+        return None
+
+
 class FeedKeyAuthentication(authentication.BaseAuthentication):
     """``request.auth`` becomes the FeedKey; there is no user (keys are for ingestion only)."""
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import msgpack
 import orjson
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse
@@ -30,6 +31,7 @@ from apps.marketdata.api.auth import (
     HasFeedKey,
     rate_limit_retry_after,
     redis_client,
+    verified_feed_key,
 )
 from apps.marketdata.ingest import bars as bar_ingest
 from apps.marketdata.ingest import ticks as tick_ingest
@@ -83,8 +85,31 @@ class IngestView(APIView):
     def ingest(self, request, feed_key: FeedKey, payload) -> HttpResponse:
         raise NotImplementedError
 
+    def dispatch(self, request, *args, **kwargs):
+        """A POST with a valid feed key (every bar Sierra Chart sends) skips DRF's request
+        wrapping, negotiation, permission and response finalisation, which cost about as
+        much as the rest of the view: nothing here reads ``request.data`` and every answer
+        is an ``HttpResponse`` made by this module. Request and response are what DRF
+        would make of them (``user``/``auth`` set, its ``Allow`` header). Anything else (no
+        key, a bad or revoked one, another method) goes through DRF: 401/403/405 in the one
+        error shape."""
+        feed_key = None
+        if request.method == "POST":
+            feed_key = verified_feed_key(request.META.get("HTTP_X_API_KEY"))
+        if feed_key is None:
+            return super().dispatch(request, *args, **kwargs)
+        self.args, self.kwargs, self.request = args, kwargs, request
+        self.headers = self.default_response_headers
+        request.user, request.auth = AnonymousUser(), feed_key
+        response = self.handle_post(request, feed_key)
+        for name, value in self.headers.items():
+            response[name] = value
+        return response
+
     def post(self, request, *args, **kwargs):
-        feed_key: FeedKey = request.auth
+        return self.handle_post(request, request.auth)
+
+    def handle_post(self, request, feed_key: FeedKey) -> HttpResponse:
         retry = rate_limit_retry_after(feed_key)
         if retry is not None:
             return error(
@@ -158,7 +183,8 @@ class IngestView(APIView):
             raise TooLarge(f"the body is over {settings.INGEST_MAX_BODY_BYTES} bytes") from None
         if not body:
             raise PayloadError("the body is empty")
-        content_type = request.content_type or ""
+        # the whole header, as DRF's request gives it (both paths of ``dispatch`` agree)
+        content_type = request.META.get("CONTENT_TYPE", request.META.get("HTTP_CONTENT_TYPE", ""))
         try:
             if content_type in MSGPACK_TYPES:
                 return msgpack.unpackb(body, raw=False, strict_map_key=False)
@@ -220,18 +246,21 @@ class SierraBarView(IngestView):
     def ingest(self, request, feed_key, payload):
         if not isinstance(payload, dict):
             raise PayloadError("the body must be one bar object")
-        return self._store(feed_key, [payload], None, single=True)
+        bar = bar_ingest.parse_sierra_one(payload, ZoneInfo(feed_key.timezone))
+        symbol, problem = self.resolve_symbol(feed_key, bar.symbol, "commodities")
+        if problem:
+            return problem
+        bar_ingest.ingest_one_bar(symbol, bar)
+        return json_response(
+            {"status": "success", "symbol": symbol.symbol, "timeframe": bar.timeframe}
+        )
 
-    def _store(self, feed_key, bars, metadata, single: bool):
+    def _store(self, feed_key, bars, metadata):
         batch = bar_ingest.parse_sierra(bars, metadata, ZoneInfo(feed_key.timezone))
         symbol, problem = self.resolve_symbol(feed_key, batch.symbol, "commodities")
         if problem:
             return problem
         stored = bar_ingest.ingest_bars(symbol, batch)
-        if single:
-            return json_response(
-                {"status": "success", "symbol": symbol.symbol, "timeframe": batch.timeframe}
-            )
         return json_response(
             {
                 "status": "success",
@@ -263,7 +292,7 @@ class SierraBatchView(SierraBarView):
     def ingest(self, request, feed_key, payload):
         if not isinstance(payload, dict) or "data" not in payload:
             raise PayloadError('the body must be {"data": [bars], "metadata": {...}}')
-        return self._store(feed_key, payload["data"], payload.get("metadata"), single=False)
+        return self._store(feed_key, payload["data"], payload.get("metadata"))
 
 
 class TicksView(IngestView):

@@ -92,7 +92,8 @@ PREPARE_STAGING = ";\n".join(
 # --- ticks -------------------------------------------------------------------------------
 # Writers of one symbol take turns (per-transaction advisory lock): rollups read what the
 # previous writer committed, so concurrent batches for the same second never overwrite
-# each other's bars. Different symbols proceed in parallel.
+# each other's bars. Different symbols proceed in parallel. md_write_bar takes the same
+# lock itself (schema/0003_write_bar_takes_lock.sql: keep the key 7437 in step).
 LOCK_SYMBOL = "SELECT pg_advisory_xact_lock(7437, %(symbol_id)s)"
 # The usual case, new trades: straight into the table (a duplicate aborts this COPY and
 # the caller falls back to staging + ON CONFLICT).
@@ -247,14 +248,26 @@ WITH up AS (
 INSERT INTO touched (bucket) SELECT DISTINCT ts FROM up ON CONFLICT DO NOTHING
 """
 
-# One bar (a Sierra Chart single-bar POST): upsert, series and rollups in one call of
-# md_write_bar (schema/0002_rollup_function.sql), after LOCK_SYMBOL.
-WRITE_ONE_BAR = """
-SELECT md_write_bar(%(symbol_id)s, %(res)s, %(ts)s, %(open)s::float8, %(high)s::float8,
-                    %(low)s::float8, %(close)s::float8, %(volume)s::float8,
-                    %(bid_volume)s::float8, %(ask_volume)s::float8, %(trades)s,
-                    %(open_interest)s::float8, %(levels)s::integer[])
+# One bar (a Sierra Chart single-bar POST): the lock, upsert, series and rollups in one
+# call of md_write_bar (schema/0003_write_bar_takes_lock.sql). One statement, so it can be
+# prepared. WRITE_ONE_BAR goes through psycopg's cursor (inside a caller's transaction);
+# WRITE_ONE_BAR_PREPARED is the same call prepared by store/writes.py itself on each
+# connection, with libpq's positional parameters (types in WRITE_ONE_BAR_TYPES). Every
+# parameter has its type spelled out because psycopg sizes Python ints per value.
+ROLLUP_LEVELS = (60, 3600)
+_LEVELS = f"ARRAY[{', '.join(str(level) for level in ROLLUP_LEVELS)}]::integer[]"
+WRITE_ONE_BAR = f"""
+SELECT md_write_bar(%(symbol_id)s::integer, %(res)s::integer, %(ts)s::timestamptz,
+                    %(open)s::float8, %(high)s::float8, %(low)s::float8, %(close)s::float8,
+                    %(volume)s::float8, %(bid_volume)s::float8, %(ask_volume)s::float8,
+                    %(trades)s::integer, %(open_interest)s::float8, {_LEVELS})
 """
+WRITE_ONE_BAR_PREPARED = f"""
+SELECT md_write_bar($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::integer, $12, {_LEVELS})
+"""
+# int4 symbol_id, res; timestamptz ts; float8 OHLCV and bid/ask volume; int8 trades (cast
+# above, so an out-of-range count is PostgreSQL's error as before); float8 open_interest
+WRITE_ONE_BAR_TYPES = (23, 23, 1184, *(701,) * 7, 20, 701)
 
 # --- reads -------------------------------------------------------------------------------
 BAR_COLUMNS = ", ".join(("ts", *BAR_VALUES))

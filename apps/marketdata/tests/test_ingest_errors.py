@@ -151,6 +151,21 @@ def test_it_requires_a_valid_unrevoked_key(client, btc, feed_key, redis_client):
     assert nothing_written(btc)
 
 
+@pytest.mark.parametrize("path", [BAR, BATCH, TICKS])
+def test_keyed_and_unkeyed_posts_answer_in_the_same_shape(client, feed_key, path, redis_client):
+    """A POST with a valid key skips DRF's dispatch (IngestView.dispatch); one without
+    goes through it: same error shape, same headers DRF adds."""
+    keyed = client.post(path, b"{", content_type="application/json", HTTP_X_API_KEY=feed_key)
+    unkeyed = client.post(path, b"{", content_type="application/json")
+    assert (keyed.status_code, unkeyed.status_code) == (400, 401)
+    for response in (keyed, unkeyed):
+        assert response["Content-Type"] == "application/json"
+        assert response["Allow"] == "POST, OPTIONS"
+        assert set(response.json()["error"]) >= {"code", "message"}
+    assert client.get(path, HTTP_X_API_KEY=feed_key).status_code == 405
+    assert client.options(path, HTTP_X_API_KEY=feed_key).status_code == 200
+
+
 def test_it_limits_keys_to_their_symbols_and_404s_unknown_ones(client, btc, redis_client):
     _, key = feedkey_create(name="es-only", symbols=["ES"])
     response = post_good_tick(client, key, "BTCUSDT")

@@ -9,12 +9,15 @@ transaction, which the usual per-test transaction would hide.
 from __future__ import annotations
 
 import random
+import time
+from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 from django.db import DatabaseError, connections
 
 from apps.marketdata.services import symbol_upsert
-from apps.marketdata.store import writes
+from apps.marketdata.store import sql, writes
 from apps.marketdata.tests.conftest import MD, btc_rows
 from apps.marketdata.tests.test_sierra_and_queries import bar
 
@@ -97,6 +100,85 @@ def test_a_single_bar_that_fails_half_way_leaves_nothing(api, db):
             )
     assert api("/api/v1/market-data/", bar("2025-11-26 21:17:14", 100.0, "GOLD")).status_code == 200
     assert [r[0] for r in stored(gold.id)] == [1, 60, 3600]
+
+
+def test_a_single_bar_takes_its_symbols_write_lock(api, db):
+    """md_write_bar takes the symbol's lock itself: a bar waits for a writer holding it."""
+    lock = symbol_upsert(symbol="LOCK", exchange="T", asset_type="commodities", tick_size="1")[0]
+    holder = other_connection()
+    holder.execute("BEGIN")
+    holder.execute(sql.LOCK_SYMBOL, {"symbol_id": lock.id})
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            # the test client in another thread, with its own database connections
+            def post():
+                try:
+                    return api("/api/v1/market-data/", bar("2025-11-26 21:17:14", 100.0, "LOCK"))
+                finally:
+                    connections.close_all()
+
+            answer = pool.submit(post)
+            time.sleep(0.5)
+            assert not answer.done(), "the bar must wait for the lock"
+            holder.execute("COMMIT")
+            assert answer.result(timeout=30).status_code == 200
+    finally:
+        holder.close()
+    assert [r[0] for r in stored(lock.id)] == [1, 60, 3600]
+
+
+def test_the_single_bar_write_is_a_prepared_statement(api, db):
+    symbol_upsert(symbol="PREP", exchange="T", asset_type="commodities", tick_size="1")
+    for second in range(10):
+        item = bar(f"2025-11-26 21:17:{second:02d}", 100.0, "PREP")
+        assert api("/api/v1/market-data/", item).status_code == 200
+    with connections["marketdata"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%md_write_bar(%"],
+        )
+        assert cursor.fetchone()[0] == 1
+
+
+def test_a_single_bar_prepares_its_statement_again_when_it_is_gone(api, db):
+    """psycopg deallocates every prepared statement after a rollback on the connection."""
+    gone = symbol_upsert(symbol="GONE", exchange="T", asset_type="commodities", tick_size="1")[0]
+    assert api("/api/v1/market-data/", bar("2025-11-26 21:17:14", 100.0, "GONE")).status_code == 200
+    with connections["marketdata"].cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    assert api("/api/v1/market-data/", bar("2025-11-26 21:17:15", 101.0, "GONE")).status_code == 200
+    assert [r[5] for r in stored(gone.id) if r[0] == 1] == [100.5, 101.5]  # the closes
+
+
+def test_a_single_bar_is_not_prepared_when_prepared_statements_are_off(api, db):
+    """TRADEFLOW_MARKETDATA_PREPARE_THRESHOLD=0 (a pooler without prepared statements)."""
+    symbol_upsert(symbol="UNPREP", exchange="T", asset_type="commodities", tick_size="1")
+    options = connections["marketdata"].settings_dict["OPTIONS"]
+    threshold = options["prepare_threshold"]
+    connections["marketdata"].close()  # a new connection, with the option off
+    options["prepare_threshold"] = None
+    try:
+        for second in range(8):
+            item = bar(f"2025-11-26 21:17:{second:02d}", 100.0, "UNPREP")
+            assert api("/api/v1/market-data/", item).status_code == 200
+        with connections["marketdata"].cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            assert cursor.fetchone()[0] == 0
+    finally:
+        options["prepare_threshold"] = threshold
+        connections["marketdata"].close()
+
+
+def other_connection():
+    settings = connections["marketdata"].settings_dict
+    return psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"],
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        dbname=settings["NAME"],
+        autocommit=True,
+    )
 
 
 def footprint(symbol_id: int) -> list[tuple]:
