@@ -33,7 +33,7 @@ class Terminal {
     this.saving = null;
     this.dirty = false;
     this.crosshairBusy = false;
-    this.socket = new MarketSocket(this.urls.ws);
+    this.socket = new MarketSocket(this.urls.ws, { held: true }); // released after the first candle
     this.pal = palette();
     this.toasts = document.getElementById('toasts');
     this.firstCandle = null;
@@ -54,6 +54,7 @@ class Terminal {
     if (this.loadingDeferred) return;
     this.loadingDeferred = true;
     clearTimeout(this.readyTimer);
+    this.socket.release();
     const mods = await import('./deferred.js');
     this.ready = mods;
     this.toolbar = mods.setupToolbar(this);
