@@ -34,6 +34,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.charts import selectors, services
+from apps.charts.bundle import bundle_url
 from apps.charts.forms import WorkspaceCreateForm, WorkspaceRenameForm
 from apps.charts.layout import CHART_TYPES, GRIDS, TierLimitError, clean_timeframe
 from apps.charts.streaming import streamed_page
@@ -211,6 +212,7 @@ def _terminal(request, *, mode: str, layout: dict, workspace=None, chart=None, r
             preloads.append(url)
     context = {
         "config": config,
+        "chart_bundle": bundle_url(),
         "embedded_bars_slot": mark_safe(EMBED_SLOT) if embed else "",  # noqa: S308
         "preloads": preloads,
         "workspace": workspace,

@@ -46,7 +46,7 @@ def test_it_renders_the_chart_page_with_its_config(client, alice, es):
     assert 'data-url="/api/v1/market-data/ESZ5?timeframe=5m&amp;limit=1500"' in html
     assert 'rel="preload" as="fetch"' not in html
     assert "no-store" in response["Cache-Control"]  # live data inside: never a stale copy
-    assert "lightweight-charts.standalone.production.js" in html
+    assert 'src="/static/build/chart-page.js"' in html or "/charts/terminal.js" in html
     assert "<script>" not in html and "onclick" not in html
 
 
@@ -90,6 +90,35 @@ def test_it_sends_the_page_before_the_bars_in_one_gzip_stream(client, alice, es)
     assert inflate.eof and not inflate.unused_data
     assert rest.startswith('<script type="application/json" id="embedded-bars"')
     assert rest.rstrip().endswith("</html>")
+
+
+def test_it_loads_the_bundle_or_else_the_modules_one_by_one(client, alice, es, settings, tmp_path):
+    import os
+
+    from apps.charts.bundle import check_bundle
+
+    source = tmp_path / "static/charts/pane.js"
+    source.parent.mkdir(parents=True)
+    source.write_text("")
+    settings.BASE_DIR = tmp_path
+    settings.DEBUG = True  # sources are looked at on every page then
+    client.force_login(alice)
+    bundled = 'src="/static/build/chart-page.js"'
+    html = page_html(client.get("/chart/ESZ5/"))  # none built: the modules
+    assert bundled not in html and 'src="/static/charts/terminal.js"' in html
+    assert "lightweight-charts.standalone.production.js" in html
+    assert [w.id for w in check_bundle()] == ["tradeflow.W001"]
+    built = tmp_path / "static/build/chart-page.js"
+    built.parent.mkdir()
+    built.write_text("")
+    html = page_html(client.get("/chart/ESZ5/"))
+    assert bundled in html and 'rel="modulepreload" href="/static/build/chart-page.js"' in html
+    assert "terminal.js" not in html and "lightweight-charts.standalone" not in html
+    assert check_bundle() == []
+    later = built.stat().st_mtime + 10
+    os.utime(source, (later, later))  # an edited module: the bundle is stale
+    assert bundled not in page_html(client.get("/chart/ESZ5/"))
+    assert "stale" in check_bundle()[0].msg
 
 
 def test_it_still_renders_the_page_when_the_store_is_down(client, alice, es, monkeypatch):
