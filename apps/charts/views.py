@@ -142,11 +142,16 @@ def _embedded_bars(symbol, code: str, timeframe: str, limit: int) -> str:
 EMBED_SLOT = "<!--tf:embedded-bars-->"
 
 
-def _terminal(request, *, mode: str, layout: dict, workspace=None, chart=None, readonly=False):
+def _terminal(
+    request, *, mode: str, layout: dict, workspace=None, chart=None, readonly=False, known=None
+):
+    """The terminal page; ``known``: symbols already looked up ({code: Symbol})."""
     user = request.user
     symbols, models = {}, {}
     for pane in layout["panes"]:
-        symbol = selectors.symbol_visible(user=user, code=pane["symbol"])
+        symbol = (known or {}).get(pane["symbol"]) or selectors.symbol_visible(
+            user=user, code=pane["symbol"]
+        )
         if symbol is not None:
             symbols[pane["symbol"]] = _symbol_meta(symbol)
             models[pane["symbol"]] = symbol
@@ -273,7 +278,7 @@ def chart_page(request, symbol: str):
         "sync": {"symbol": None, "crosshair": None},
     }
     layout = {"grid": 1, "active": 0, "panes": [pane]}
-    return _terminal(request, mode="chart", layout=layout, chart=chart)
+    return _terminal(request, mode="chart", layout=layout, chart=chart, known={code: meta})
 
 
 def _login_or_public(view):
