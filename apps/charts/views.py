@@ -26,6 +26,7 @@ from django.db import DatabaseError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
@@ -195,6 +196,7 @@ def _terminal(
             "indicator_stream": "/ws/indicators/",
             "preferences": reverse("charts:preferences"),
             "chart_page": "/chart/",
+            "htmx": static("vendor/htmx/htmx.min.js"),  # loaded after the first candle
             "login": settings.LOGIN_URL,
         },
         "timeframes": TIMEFRAMES,

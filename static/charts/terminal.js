@@ -55,14 +55,16 @@ class Terminal {
     this.loadingDeferred = true;
     clearTimeout(this.readyTimer);
     this.socket.release();
+    const htmxLoaded = loadHtmx(this.urls.htmx);
     const mods = await import('./deferred.js');
     this.ready = mods;
     this.toolbar = mods.setupToolbar(this);
     this.socket.onStatus((s) => this.toolbar.status(s));
     this.toolbar.refresh();
     for (const fn of this.readyWaiters.splice(0)) fn(mods);
-    document.documentElement.dataset.ready = '1';
     this.loadPlugins();
+    await htmxLoaded;
+    document.documentElement.dataset.ready = '1';
   }
 
   whenReady(fn) {
@@ -413,6 +415,23 @@ class Terminal {
       }
     }
   }
+}
+
+/** base.html's htmx, which the chart page leaves out of its head (the first candle does not
+ *  need it): added once the document is complete, where htmx initialises at once (added
+ *  between DOMContentLoaded and load it would wait for DOMContentLoaded forever). */
+function loadHtmx(src) {
+  if (!src || window.htmx) return Promise.resolve();
+  return new Promise((resolve) => {
+    const add = () => {
+      const script = document.createElement('script');
+      script.src = src;
+      script.onload = script.onerror = () => resolve();
+      document.head.appendChild(script);
+    };
+    if (document.readyState === 'complete') add();
+    else window.addEventListener('load', add, { once: true });
+  });
 }
 
 const terminal = new Terminal();
