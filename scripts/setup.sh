@@ -54,15 +54,15 @@ if [ ! -f "$nstamp" ]; then
 fi
 
 # --- The chart page's JavaScript bundle (apps/charts/bundle.py) ------------------------
-# esbuild (an npm devDependency) bundles static/charts/bundle.js with lightweight-charts
-# into static/build/chart-page.js (gitignored); again whenever a source is newer.
+# esbuild (an npm devDependency) bundles static/charts/terminal.js and the modules it
+# imports into static/build/chart-page.js (gitignored); again whenever a source is newer.
 bundle=static/build/chart-page.js
 if [ ! -f "$bundle" ] || [ -n "$(find static/charts package-lock.json -newer "$bundle" \( -name '*.js' -o -name package-lock.json \) -print -quit)" ]; then
   say "bundling the chart page's JavaScript (esbuild)"
   rm -rf static/build/.next && mkdir -p static/build/.next
-  node_modules/.bin/esbuild static/charts/bundle.js --bundle --format=esm --target=es2022 \
+  node_modules/.bin/esbuild static/charts/terminal.js --bundle --format=esm --target=es2022 \
     --minify --sourcemap --log-level=warning --outfile=static/build/.next/chart-page.js \
-    || die "esbuild could not bundle static/charts/bundle.js (see above)"
+    || die "esbuild could not bundle static/charts/terminal.js (see above)"
   mv -f static/build/.next/chart-page.js.map static/build/chart-page.js.map
   mv -f static/build/.next/chart-page.js "$bundle"
   rmdir static/build/.next

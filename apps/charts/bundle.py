@@ -1,15 +1,17 @@
 """Which JavaScript the chart page loads: the built bundle, or the modules one by one.
 
 ``scripts/setup.sh`` (so ``make run``, ``make test`` and ``make bench``) bundles the
-chart page with esbuild: ``static/charts/bundle.js`` -> ``static/build/chart-page.js``,
-lightweight-charts and every chart module in one minified file (gitignored, rebuilt when
-a source changes). One request instead of a dozen on the way to the first candle.
+chart page with esbuild: ``static/charts/terminal.js`` and every module it imports (the
+deferred ones too) -> ``static/build/chart-page.js``, one minified file (gitignored,
+rebuilt when a source changes). One request and one module instead of a dozen on the way
+to the first candle. lightweight-charts stays its own standalone script either way,
+loaded ``async`` so that it is evaluated while the page's bars are still on their way.
 
-Without the bundle the page still works: it loads lightweight-charts' standalone script
-and ``static/charts/terminal.js`` as native modules (slower to the first candle), and
-logs a warning once; ``manage.py check`` warns too (``tradeflow.W001`` below). With
-``DEBUG`` on, a bundle older than any source under ``static/charts/`` counts as missing,
-so an edited module shows up on reload before setup runs again.
+Without the bundle the page still works: it loads ``static/charts/terminal.js`` and its
+imports as native modules (slower to the first candle), and logs a warning once;
+``manage.py check`` warns too (``tradeflow.W001`` below). With ``DEBUG`` on, a bundle
+older than any source under ``static/charts/`` counts as missing, so an edited module
+shows up on reload before setup runs again.
 """
 
 from __future__ import annotations

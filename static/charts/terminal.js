@@ -434,6 +434,14 @@ function loadHtmx(src) {
   });
 }
 
-const terminal = new Terminal();
-// for other modules, tests and benchmarks (chart types, overlays, panes)
-window.tradeflow = { terminal, registerChartType, registerOverlay, chartTypes };
+/** Start once lightweight-charts is there: its script loads ``async`` beside this module
+ *  (templates/charts/terminal.html), so that it is usually evaluated while the page's
+ *  bars are still arriving; this module runs when the page is parsed, after the bars. */
+function start() {
+  const terminal = new Terminal();
+  // for other modules, tests and benchmarks (chart types, overlays, panes)
+  window.tradeflow = { terminal, registerChartType, registerOverlay, chartTypes };
+}
+
+if (window.LightweightCharts) start();
+else document.getElementById('lwc-script').addEventListener('load', start, { once: true });
