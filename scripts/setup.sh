@@ -57,7 +57,7 @@ fi
 # esbuild (an npm devDependency) bundles static/charts/terminal.js and the modules it
 # imports into static/build/chart-page.js (gitignored); again whenever a source is newer.
 bundle=static/build/chart-page.js
-if [ ! -f "$bundle" ] || [ -n "$(find static/charts package-lock.json -newer "$bundle" \( -name '*.js' -o -name package-lock.json \) -print -quit)" ]; then
+if [ ! -f "$bundle" ] || [ -n "$(find static/charts package-lock.json -newer "$bundle" \( -name '*.js' -o -type d -o -name package-lock.json \) -print -quit)" ]; then
   say "bundling the chart page's JavaScript (esbuild)"
   rm -rf static/build/.next && mkdir -p static/build/.next
   node_modules/.bin/esbuild static/charts/terminal.js --bundle --format=esm --target=es2022 \
