@@ -45,12 +45,27 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# --- Front-end packages (lightweight-charts, htmx) ------------------------------------
+# --- Front-end packages (lightweight-charts, htmx; esbuild to bundle) ------------------
 nstamp=node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)
 if [ ! -f "$nstamp" ]; then
   say "installing front-end packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null || die "npm ci failed"
   touch "$nstamp"
+fi
+
+# --- The chart page's JavaScript bundle (apps/charts/bundle.py) ------------------------
+# esbuild (an npm devDependency) bundles static/charts/terminal.js and the modules it
+# imports into static/build/chart-page.js (gitignored); again whenever a source is newer.
+bundle=static/build/chart-page.js
+if [ ! -f "$bundle" ] || [ -n "$(find static/charts package-lock.json -newer "$bundle" \( -name '*.js' -o -type d -o -name package-lock.json \) -print -quit)" ]; then
+  say "bundling the chart page's JavaScript (esbuild)"
+  rm -rf static/build/.next && mkdir -p static/build/.next
+  node_modules/.bin/esbuild static/charts/terminal.js --bundle --format=esm --target=es2022 \
+    --minify --sourcemap --log-level=warning --outfile=static/build/.next/chart-page.js \
+    || die "esbuild could not bundle static/charts/terminal.js (see above)"
+  mv -f static/build/.next/chart-page.js.map static/build/chart-page.js.map
+  mv -f static/build/.next/chart-page.js "$bundle"
+  rmdir static/build/.next
 fi
 
 # --- Servers and schemas (tests create and drop their own databases) ------------------

@@ -25,15 +25,20 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.charts import selectors, services
+from apps.charts.bundle import bundle_url
 from apps.charts.forms import WorkspaceCreateForm, WorkspaceRenameForm
 from apps.charts.layout import CHART_TYPES, GRIDS, TierLimitError, clean_timeframe
+from apps.charts.streaming import streamed_page
 from apps.marketdata.api.query import bars_columns
 from apps.marketdata.selectors import symbol_list
 from apps.marketdata.store import reads
@@ -111,29 +116,43 @@ def bars_url(symbol: str, timeframe: str, limit: int) -> str:
     return f"/api/v1/market-data/{quote(symbol, safe='')}?timeframe={timeframe}&limit={limit}"
 
 
-def _embedded_bars(symbol, code: str, timeframe: str, limit: int) -> dict | None:
-    """The active pane's first bars, written into the page (read in this request, in the
-    columns of ``bars_columns``), so the chart draws them without waiting for another
-    round trip; ``static/charts/api.js`` ``takeEmbedded`` answers the pane's first
-    ``bars_url`` request with them, once. If the store cannot answer, nothing is
-    embedded: the page fetches as usual, and retries."""
+def _embedded_bars(symbol, code: str, timeframe: str, limit: int) -> str:
+    """The active pane's first bars as page HTML (read while the page streams, see
+    ``_terminal``), in the columns of ``bars_columns``, so the chart draws them without
+    waiting for another round trip; ``static/charts/api.js`` ``takeEmbedded`` answers the
+    pane's first ``bars_url`` request with them, once. If the store cannot answer, a
+    preload of that request goes in their place: the page fetches as usual, and retries."""
+    url = bars_url(code, timeframe, limit)
     try:
         tf = parse_timeframe(timeframe)
         body = orjson.dumps(bars_columns(symbol, tf, reads.bar_rows(symbol, tf, limit=limit)))
     except DatabaseError:
         logger.warning("chart page: bars of %s not embedded", code, exc_info=True)
-        return None
+        return format_html('<link rel="preload" as="fetch" href="{}" crossorigin="anonymous">', url)
     # escaped as Django's json_script does, so the data cannot end its <script> element
     for char, escape in ((b"<", b"\\u003C"), (b">", b"\\u003E"), (b"&", b"\\u0026")):
         body = body.replace(char, escape)
-    return {"url": bars_url(code, timeframe, limit), "json": mark_safe(body.decode())}  # noqa: S308
+    return format_html(
+        '<script type="application/json" id="embedded-bars" data-url="{}">{}</script>',
+        url,
+        mark_safe(body.decode()),  # noqa: S308
+    )
 
 
-def _terminal(request, *, mode: str, layout: dict, workspace=None, chart=None, readonly=False):
+# Where the embedded bars go in the rendered page (templates/charts/terminal.html).
+EMBED_SLOT = "<!--tf:embedded-bars-->"
+
+
+def _terminal(
+    request, *, mode: str, layout: dict, workspace=None, chart=None, readonly=False, known=None
+):
+    """The terminal page; ``known``: symbols already looked up ({code: Symbol})."""
     user = request.user
     symbols, models = {}, {}
     for pane in layout["panes"]:
-        symbol = selectors.symbol_visible(user=user, code=pane["symbol"])
+        symbol = (known or {}).get(pane["symbol"]) or selectors.symbol_visible(
+            user=user, code=pane["symbol"]
+        )
         if symbol is not None:
             symbols[pane["symbol"]] = _symbol_meta(symbol)
             models[pane["symbol"]] = symbol
@@ -177,6 +196,7 @@ def _terminal(request, *, mode: str, layout: dict, workspace=None, chart=None, r
             "indicator_stream": "/ws/indicators/",
             "preferences": reverse("charts:preferences"),
             "chart_page": "/chart/",
+            "htmx": static("vendor/htmx/htmx.min.js"),  # loaded after the first candle
             "login": settings.LOGIN_URL,
         },
         "timeframes": TIMEFRAMES,
@@ -188,20 +208,19 @@ def _terminal(request, *, mode: str, layout: dict, workspace=None, chart=None, r
         "plugins": list(getattr(settings, "CHART_PLUGINS", [])),
     }
     active = layout["panes"][layout.get("active", 0)]
-    embedded = None
+    embed = None  # the active pane's first bars come with the page
     if active["symbol"] in models:
-        embedded = _embedded_bars(
-            models[active["symbol"]], active["symbol"], active["timeframe"], initial
-        )
+        embed = (models[active["symbol"]], active["symbol"], active["timeframe"], initial)
+    embedded_url = bars_url(*embed[1:]) if embed else None
     preloads = []
     for pane in layout["panes"]:
         url = bars_url(pane["symbol"], pane["timeframe"], initial)
-        wanted = pane["symbol"] in symbols and not (embedded and url == embedded["url"])
-        if wanted and url not in preloads:
+        if pane["symbol"] in symbols and url != embedded_url and url not in preloads:
             preloads.append(url)
     context = {
         "config": config,
-        "embedded_bars": embedded,
+        "chart_bundle": bundle_url(),
+        "embedded_bars_slot": mark_safe(EMBED_SLOT) if embed else "",  # noqa: S308
         "preloads": preloads,
         "workspace": workspace,
         "readonly": readonly,
@@ -211,7 +230,16 @@ def _terminal(request, *, mode: str, layout: dict, workspace=None, chart=None, r
         "grids": GRIDS,
         "workspaces": (selectors.workspace_list(user=user)[:30] if user.is_authenticated else []),
     }
-    response = render(request, "charts/terminal.html", context)
+    html = render_to_string("charts/terminal.html", context, request)
+    if embed is None:
+        response = HttpResponse(html)
+    else:
+        # the page up to the bars goes out first: the browser loads the scripts and styles
+        # while the bars are read (apps/charts/streaming.py)
+        head, slot, tail = html.partition(EMBED_SLOT)
+        if not slot:
+            raise RuntimeError("templates/charts/terminal.html lost its embedded-bars slot")
+        response = streamed_page(request, head, lambda: _embedded_bars(*embed), tail)
     # the page carries live bars: a back/forward navigation must not show a stale copy
     add_never_cache_headers(response)
     return response
@@ -252,7 +280,7 @@ def chart_page(request, symbol: str):
         "sync": {"symbol": None, "crosshair": None},
     }
     layout = {"grid": 1, "active": 0, "panes": [pane]}
-    return _terminal(request, mode="chart", layout=layout, chart=chart)
+    return _terminal(request, mode="chart", layout=layout, chart=chart, known={code: meta})
 
 
 def _login_or_public(view):

@@ -17,8 +17,9 @@ const DEAD_MS = 45_000;
 export const baseCode = (symbol) => symbol.split(':')[0].toUpperCase();
 
 export class MarketSocket {
-  constructor(path) {
+  constructor(path, { held = false } = {}) {
     this.path = path;
+    this.held = held; // no connection before release() (see start)
     this.listeners = new Map(); // code -> Set(listener)
     this.timeframes = new Map(); // code -> timeframe asked of the server
     this.seq = new Map();
@@ -33,12 +34,20 @@ export class MarketSocket {
   }
 
   /** Connect on the first subscription: a pane subscribes once its history is drawn, so the
-   *  handshake (and the server's session lookup) stays off the first candle's path. */
+   *  handshake (and the server's session lookup) stays off the first candle's path. A held
+   *  socket waits for release(): the terminal holds it until the first candle is painted,
+   *  since the handshake would otherwise compete with that frame for the CPU (the
+   *  'subscribed' re-sync fills in whatever traded meanwhile). */
   start() {
-    if (this.started) return;
+    if (this.started || this.held) return;
     this.started = true;
     this.connect();
     this.watchdog = setInterval(() => this.check(), 2000);
+  }
+
+  release() {
+    this.held = false;
+    if (this.listeners.size) this.start();
   }
 
   onStatus(fn) {

@@ -33,7 +33,7 @@ class Terminal {
     this.saving = null;
     this.dirty = false;
     this.crosshairBusy = false;
-    this.socket = new MarketSocket(this.urls.ws);
+    this.socket = new MarketSocket(this.urls.ws, { held: true }); // released after the first candle
     this.pal = palette();
     this.toasts = document.getElementById('toasts');
     this.firstCandle = null;
@@ -54,14 +54,17 @@ class Terminal {
     if (this.loadingDeferred) return;
     this.loadingDeferred = true;
     clearTimeout(this.readyTimer);
+    this.socket.release();
+    const htmxLoaded = loadHtmx(this.urls.htmx);
     const mods = await import('./deferred.js');
     this.ready = mods;
     this.toolbar = mods.setupToolbar(this);
     this.socket.onStatus((s) => this.toolbar.status(s));
     this.toolbar.refresh();
     for (const fn of this.readyWaiters.splice(0)) fn(mods);
-    document.documentElement.dataset.ready = '1';
     this.loadPlugins();
+    await htmxLoaded;
+    document.documentElement.dataset.ready = '1';
   }
 
   whenReady(fn) {
@@ -414,6 +417,31 @@ class Terminal {
   }
 }
 
-const terminal = new Terminal();
-// for other modules, tests and benchmarks (chart types, overlays, panes)
-window.tradeflow = { terminal, registerChartType, registerOverlay, chartTypes };
+/** base.html's htmx, which the chart page leaves out of its head (the first candle does not
+ *  need it): added once the document is complete, where htmx initialises at once (added
+ *  between DOMContentLoaded and load it would wait for DOMContentLoaded forever). */
+function loadHtmx(src) {
+  if (!src || window.htmx) return Promise.resolve();
+  return new Promise((resolve) => {
+    const add = () => {
+      const script = document.createElement('script');
+      script.src = src;
+      script.onload = script.onerror = () => resolve();
+      document.head.appendChild(script);
+    };
+    if (document.readyState === 'complete') add();
+    else window.addEventListener('load', add, { once: true });
+  });
+}
+
+/** Start once lightweight-charts is there: its script loads ``async`` beside this module
+ *  (templates/charts/terminal.html), so that it is usually evaluated while the page's
+ *  bars are still arriving; this module runs when the page is parsed, after the bars. */
+function start() {
+  const terminal = new Terminal();
+  // for other modules, tests and benchmarks (chart types, overlays, panes)
+  window.tradeflow = { terminal, registerChartType, registerOverlay, chartTypes };
+}
+
+if (window.LightweightCharts) start();
+else document.getElementById('lwc-script').addEventListener('load', start, { once: true });

@@ -27,6 +27,16 @@ ROOT = Path(__file__).resolve().parents[3]
 MD = ["default", "marketdata"]
 
 
+def page_html(response) -> str:
+    """The HTML of a page response. The chart pages stream theirs (apps/charts/streaming.py),
+    which can be read only once: kept on the response for the next call."""
+    if response.streaming:
+        if not hasattr(response, "read_once"):
+            response.read_once = b"".join(response.streaming_content).decode()
+        return response.read_once
+    return response.content.decode()
+
+
 @pytest.fixture
 def alice(db):
     return UserFactory(username="alice", subscription_tier="plus")

@@ -6,7 +6,7 @@ import pytest
 
 from apps.charts import services
 from apps.charts.models import Drawing, SavedChart, Workspace
-from apps.charts.tests.conftest import layout
+from apps.charts.tests.conftest import layout, page_html
 from apps.charts.tests.test_layout import GOOD as ORDERFLOW_OPTIONS
 
 pytestmark = pytest.mark.django_db
@@ -251,6 +251,6 @@ def test_it_accepts_session_auth_with_csrf_from_the_page(alice, es):
     url = f"/api/v1/charts/{chart.pk}/drawings/"
     assert browser.post(url, HLINE, content_type="application/json").status_code == 403
     page = browser.get("/chart/ESZ5/")
-    token = page.content.decode().split('"X-CSRFToken": "')[1].split('"')[0]
+    token = page_html(page).split('"X-CSRFToken": "')[1].split('"')[0]
     response = browser.post(url, HLINE, content_type="application/json", HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 201

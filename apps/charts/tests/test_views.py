@@ -10,14 +10,14 @@ from django.urls import reverse
 
 from apps.charts import services
 from apps.charts.models import SavedChart, Workspace
-from apps.charts.tests.conftest import layout
+from apps.charts.tests.conftest import layout, page_html
 
 pytestmark = pytest.mark.django_db(databases=["default", "marketdata"])
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
 def config_of(response) -> dict:
-    html = response.content.decode()
+    html = page_html(response)
     marker = '<script id="chart-config" type="application/json">'
     start = html.index(marker) + len(marker)
     return json.loads(html[start : html.index("</script>", start)])
@@ -40,18 +40,19 @@ def test_it_renders_the_chart_page_with_its_config(client, alice, es):
     assert config["symbols"]["ESZ5"]["precision"] == 2
     assert config["symbols"]["ESZ5"]["timezone"] == "America/Chicago"
     assert pane["chart"] == SavedChart.objects.get(owner=alice, scratch_key="ESZ5").id
-    html = response.content.decode()
+    html = page_html(response)
     # the first bars come with the page (not preloaded); scripts are external (CSP
     # script-src 'self')
     assert 'data-url="/api/v1/market-data/ESZ5?timeframe=5m&amp;limit=1500"' in html
     assert 'rel="preload" as="fetch"' not in html
     assert "no-store" in response["Cache-Control"]  # live data inside: never a stale copy
+    assert 'src="/static/build/chart-page.js"' in html or "/charts/terminal.js" in html
     assert "lightweight-charts.standalone.production.js" in html
     assert "<script>" not in html and "onclick" not in html
 
 
 def embedded_of(response) -> dict:
-    html = response.content.decode()
+    html = page_html(response)
     start = html.index(">", html.index('<script type="application/json" id="embedded-bars"')) + 1
     return json.loads(html[start : html.index("</script>", start)])
 
@@ -74,13 +75,59 @@ def test_it_embeds_the_first_bars_as_the_bars_api_gives_them(client, alice, es):
         assert {k: columns[k][i] for k in columns} == {k: bar[k] for k in columns}
 
 
+def test_it_sends_the_page_before_the_bars_in_one_gzip_stream(client, alice, es):
+    import zlib
+
+    client.force_login(alice)
+    response = client.get("/chart/ESZ5/?tf=1m", HTTP_ACCEPT_ENCODING="gzip, br")
+    assert response["Content-Encoding"] == "gzip" and "Accept-Encoding" in response["Vary"]
+    chunks = list(response.streaming_content)
+    inflate = zlib.decompressobj(wbits=31)
+    # header + the page up to the bars: readable on its own (flushed), before the bars
+    head = (inflate.decompress(chunks[0]) + inflate.decompress(chunks[1])).decode()
+    assert head.startswith("<!doctype html>") and 'rel="modulepreload"' in head
+    assert 'id="chart-config"' in head and "embedded-bars" not in head
+    rest = b"".join(inflate.decompress(chunk) for chunk in chunks[2:]).decode()
+    assert inflate.eof and not inflate.unused_data
+    assert rest.startswith('<script type="application/json" id="embedded-bars"')
+    assert rest.rstrip().endswith("</html>")
+
+
+def test_it_loads_the_bundle_or_else_the_modules_one_by_one(client, alice, es, settings, tmp_path):
+    import os
+
+    from apps.charts.bundle import check_bundle
+
+    source = tmp_path / "static/charts/pane.js"
+    source.parent.mkdir(parents=True)
+    source.write_text("")
+    settings.BASE_DIR = tmp_path
+    settings.DEBUG = True  # sources are looked at on every page then
+    client.force_login(alice)
+    bundled = 'src="/static/build/chart-page.js"'
+    html = page_html(client.get("/chart/ESZ5/"))  # none built: the modules
+    assert bundled not in html and 'src="/static/charts/terminal.js"' in html
+    assert [w.id for w in check_bundle()] == ["tradeflow.W001"]
+    built = tmp_path / "static/build/chart-page.js"
+    built.parent.mkdir()
+    built.write_text("")
+    html = page_html(client.get("/chart/ESZ5/"))
+    assert bundled in html and 'rel="modulepreload" href="/static/build/chart-page.js"' in html
+    assert "terminal.js" not in html
+    assert check_bundle() == []
+    later = built.stat().st_mtime + 10
+    os.utime(source, (later, later))  # an edited module: the bundle is stale
+    assert bundled not in page_html(client.get("/chart/ESZ5/"))
+    assert "stale" in check_bundle()[0].msg
+
+
 def test_it_still_renders_the_page_when_the_store_is_down(client, alice, es, monkeypatch):
     def down(*args, **kwargs):
         raise OperationalError("connection refused")
 
     monkeypatch.setattr("apps.charts.views.reads.bar_rows", down)
     client.force_login(alice)
-    html = client.get("/chart/ESZ5/?tf=5m").content.decode()
+    html = page_html(client.get("/chart/ESZ5/?tf=5m"))
     assert 'id="embedded-bars"' not in html  # the page fetches (and retries) instead
     assert 'rel="preload" as="fetch" href="/api/v1/market-data/ESZ5?timeframe=5m' in html
 
@@ -119,7 +166,7 @@ def test_it_marks_simulated_symbols(client, alice, btc):
     client.force_login(alice)
     response = client.get("/chart/BTCUSD/")
     assert config_of(response)["symbols"]["BTCUSD"]["is_simulated"] is True
-    assert 'id="sim-badge"' in response.content.decode()
+    assert 'id="sim-badge"' in page_html(response)
 
 
 def test_it_searches_symbols_as_an_htmx_fragment(client, alice, es, btc, hidden_symbol):
@@ -155,7 +202,7 @@ def test_it_shows_others_public_workspaces_read_only_and_hides_private_ones(clie
     response = client.get(f"/workspaces/{ws.pk}/")
     assert response.status_code == 200
     assert config_of(response)["readonly"] is True
-    html = response.content.decode()
+    html = page_html(response)
     assert 'id="fork-button"' in html and 'id="draw-tools"' not in html
 
 
@@ -245,7 +292,7 @@ def test_it_switches_the_theme_preference(client, alice, es):
     alice.refresh_from_db()
     assert alice.preferences["theme"] == "light"
     assert client.post("/charts/preferences/", {"theme": "pink"}).status_code == 400
-    assert 'data-theme="light"' in client.get("/chart/ESZ5/").content.decode()
+    assert 'data-theme="light"' in page_html(client.get("/chart/ESZ5/"))
 
 
 def test_it_explains_the_limit_in_the_save_as_workspace_form(client, free_user, es):

@@ -1,0 +1,112 @@
+"""A page sent in three parts: what is ready now, one slow part, and the rest.
+
+The chart page (``views._terminal``) carries the active pane's first bars. Reading and
+encoding them is most of the page's server time; sent whole, the page reaches the browser
+only after that, and the browser sits idle meanwhile. Sent in parts, the browser gets the
+``<head>`` (stylesheets, the lightweight-charts preload, the module preloads) and the
+toolbar at once, and fetches, compiles and lays them out while the server reads the bars.
+
+The response compresses itself: one gzip stream, flushed (``Z_SYNC_FLUSH``) after each
+part, so a part leaves the server when it is ready. Django's ``GZipMiddleware`` would
+hold the first part in the compressor until enough bytes follow (synchronous iterators)
+or send a gzip member per chunk (asynchronous ones); it leaves a response alone once it
+has a ``Content-Encoding``. Like the middleware, a random-length file name in the gzip
+header varies the compressed length (BREACH).
+
+Under ASGI (daphne) the parts come from an asynchronous iterator and the slow part runs
+in the request's sync thread (``sync_to_async``), so the event loop sends the first part
+and static files meanwhile; under WSGI (gunicorn) a plain generator does the same.
+``X-Accel-Buffering: no`` asks a proxy (nginx) not to hold the parts back either.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import struct
+import zlib
+from collections.abc import Callable
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.http import StreamingHttpResponse
+from django.utils.cache import patch_vary_headers
+
+logger = logging.getLogger(__name__)
+
+_ACCEPTS_GZIP = re.compile(r"\bgzip\b")
+_MAX_RANDOM_BYTES = 100  # as django.middleware.gzip.GZipMiddleware
+
+
+class _Gzip:
+    """A gzip stream written part by part; every part is flushed to a byte boundary."""
+
+    def __init__(self) -> None:
+        self._deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._crc = 0
+        self._size = 0
+
+    def header(self) -> bytes:
+        name = b"a" * secrets.randbelow(_MAX_RANDOM_BYTES) + b"\x00"
+        # magic, deflate, FNAME flag, mtime 0, no extra flags, OS unknown
+        return b"\x1f\x8b\x08\x08\x00\x00\x00\x00\x00\xff" + name
+
+    def part(self, data: bytes) -> bytes:
+        self._crc = zlib.crc32(data, self._crc)
+        self._size += len(data)
+        return self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
+
+    def finish(self) -> bytes:
+        tail = struct.pack("<II", self._crc & 0xFFFFFFFF, self._size & 0xFFFFFFFF)
+        return self._deflate.flush(zlib.Z_FINISH) + tail
+
+
+def _safe(slow: Callable[[], str]) -> str:
+    """The slow part, or nothing: once the first part is out, an error can no longer
+    become an error page, and a page cut short would be worse than one without it."""
+    try:
+        return slow()
+    except Exception:
+        logger.exception("streamed page: the slow part failed; sent without it")
+        return ""
+
+
+def streamed_page(request, first: str, slow: Callable[[], str], last: str) -> StreamingHttpResponse:
+    """``first``, then ``slow()`` (called while the response is being sent; it may use
+    the database), then ``last``, as one HTML response. ``slow`` must not raise for
+    expected failures; unexpected ones are logged and its part left out."""
+    gzip = _Gzip() if _ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")) else None
+
+    def encode(text: str) -> bytes:
+        data = text.encode()
+        return gzip.part(data) if gzip else data
+
+    if isinstance(request, ASGIRequest):
+
+        async def parts():
+            if gzip:
+                yield gzip.header()
+            yield encode(first)
+            yield encode(await sync_to_async(_safe)(slow))
+            yield encode(last)
+            if gzip:
+                yield gzip.finish()
+
+    else:
+
+        def parts():
+            if gzip:
+                yield gzip.header()
+            yield encode(first)
+            yield encode(_safe(slow))
+            yield encode(last)
+            if gzip:
+                yield gzip.finish()
+
+    response = StreamingHttpResponse(parts(), content_type="text/html; charset=utf-8")
+    patch_vary_headers(response, ("Accept-Encoding",))
+    if gzip:
+        response["Content-Encoding"] = "gzip"
+    response["X-Accel-Buffering"] = "no"
+    return response
