@@ -78,19 +78,6 @@ def _daphne(env: dict):
         proc.wait(timeout=20)
 
 
-def _session_for(user) -> str:
-    """A logged-in session key (what a browser's ``sessionid`` cookie carries)."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "apps.accounts.backends.EmailBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    return session.session_key
-
-
 def _setup(tag: str, symbols: list[str]):
     env = common.bench_env(tag)
     common.prepare_databases(env)
@@ -98,6 +85,7 @@ def _setup(tag: str, symbols: list[str]):
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop in this thread
     from apps.accounts.models import User
     from apps.accounts.services import feedkey_create
+    from apps.accounts.tests.factories import session_key_for
     from apps.marketdata.services import symbol_upsert
 
     for code in symbols:
@@ -110,7 +98,7 @@ def _setup(tag: str, symbols: list[str]):
     user.subscription_tier = "pro"
     user.save()
     _, key = feedkey_create(name=f"bench-charts-{time.time_ns()}")
-    return env, key, _session_for(user)
+    return env, key, session_key_for(user)
 
 
 # --- ws_fanout: client processes ------------------------------------------------------

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 from django.db import connections
+
+from apps.marketdata.tests.helpers import other_connection
 
 pytestmark = pytest.mark.django_db(databases=["default", "marketdata"], transaction=True)
 
@@ -34,15 +35,7 @@ def test_it_keeps_a_healthy_connection_without_a_query(monkeypatch):
 def test_it_reconnects_when_the_server_ended_an_idle_connection():
     conn = connections["marketdata"]
     pid = backend_pid(conn)
-    settings = conn.settings_dict
-    with psycopg.connect(
-        host=settings["HOST"],
-        port=settings["PORT"],
-        user=settings["USER"],
-        password=settings["PASSWORD"] or None,
-        dbname=settings["NAME"],
-        autocommit=True,
-    ) as admin:
+    with other_connection() as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s, 5000)", [pid]).fetchone()[0]
     next_request(conn)
     assert backend_pid(conn) != pid  # no error: checked, closed and opened again

@@ -10,12 +10,10 @@ import time
 
 import orjson
 import pytest
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from websockets.asyncio.client import connect
 
 from apps.accounts.services import feedkey_create
-from apps.accounts.tests.factories import UserFactory
+from apps.accounts.tests.factories import UserFactory, session_key_for
 from apps.charts.tests.conftest import MD
 from apps.charts.tests.test_browser import make_symbol, post_ticks
 
@@ -25,19 +23,10 @@ NS = 1_000_000_000
 CLIENTS = 40
 
 
-def session_for(user) -> str:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "apps.accounts.backends.EmailBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    return session.session_key
-
-
 def test_many_browsers_get_the_same_frames_in_order(live_stack):
     _, key = feedkey_create(name="daphne-feed")
     make_symbol("DAPH", 100.0)
-    cookie = {"Cookie": f"sessionid={session_for(UserFactory())}"}
+    cookie = {"Cookie": f"sessionid={session_key_for(UserFactory())}"}
     minute = (time.time_ns() // (60 * NS) - 3) * 60 * NS
     # three messages in one minute (apart by more than the 100 ms coalescing), then one in
     # the next minute, which closes the first bar

@@ -1,11 +1,13 @@
 """Helpers shared by the live (WebSocket) tests: ``test_live`` (``/ws/market/``) and
 ``test_indicator_ws`` (``/ws/indicators/``); ``apps/charts`` tests reach them through
-``test_indicator_ws``."""
+``test_indicator_ws``. Also ``other_connection``, for tests that need a second session on
+the market-data database."""
 
 from __future__ import annotations
 
 import time
 
+import psycopg
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
@@ -53,3 +55,18 @@ async def receive_type(comm, kind: str, timeout: float = 3.0) -> dict:
         message = await comm.receive_json_from(timeout=max(0.05, deadline - time.monotonic()))
         if message["type"] == kind:
             return message
+
+
+def other_connection() -> psycopg.Connection:
+    """A psycopg connection of its own (autocommit) to the test market-data database."""
+    from django.db import connections
+
+    settings = connections["marketdata"].settings_dict
+    return psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"],
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        dbname=settings["NAME"],
+        autocommit=True,
+    )

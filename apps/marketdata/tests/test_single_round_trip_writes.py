@@ -12,13 +12,13 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg
 import pytest
 from django.db import DatabaseError, connections
 
 from apps.marketdata.services import symbol_upsert
 from apps.marketdata.store import sql, writes
 from apps.marketdata.tests.conftest import MD, btc_rows
+from apps.marketdata.tests.helpers import other_connection
 from apps.marketdata.tests.test_sierra_and_queries import bar
 
 pytestmark = pytest.mark.django_db(databases=MD, transaction=True)
@@ -167,18 +167,6 @@ def test_a_single_bar_is_not_prepared_when_prepared_statements_are_off(api, db):
     finally:
         options["prepare_threshold"] = threshold
         connections["marketdata"].close()
-
-
-def other_connection():
-    settings = connections["marketdata"].settings_dict
-    return psycopg.connect(
-        host=settings["HOST"],
-        port=settings["PORT"],
-        user=settings["USER"],
-        password=settings["PASSWORD"] or None,
-        dbname=settings["NAME"],
-        autocommit=True,
-    )
 
 
 def footprint(symbol_id: int) -> list[tuple]:
