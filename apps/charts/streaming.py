@@ -21,10 +21,11 @@ and static files meanwhile; under WSGI (gunicorn) a plain generator does the sam
 
 from __future__ import annotations
 
+import gzip
+import io
 import logging
 import re
 import secrets
-import struct
 import zlib
 from collections.abc import Callable
 
@@ -40,26 +41,31 @@ _MAX_RANDOM_BYTES = 100  # as django.middleware.gzip.GZipMiddleware
 
 
 class _Gzip:
-    """A gzip stream written part by part; every part is flushed to a byte boundary."""
+    """A gzip stream (the standard library's ``GzipFile``) written part by part; every
+    part is flushed to a byte boundary (``Z_SYNC_FLUSH``) so it can be sent at once."""
 
     def __init__(self) -> None:
-        self._deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
-        self._crc = 0
-        self._size = 0
+        self._buffer = io.BytesIO()
+        name = "a" * secrets.randbelow(_MAX_RANDOM_BYTES)
+        self._file = gzip.GzipFile(name, "wb", 6, self._buffer, mtime=0)
+
+    def _take(self) -> bytes:
+        data = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return data
 
     def header(self) -> bytes:
-        name = b"a" * secrets.randbelow(_MAX_RANDOM_BYTES) + b"\x00"
-        # magic, deflate, FNAME flag, mtime 0, no extra flags, OS unknown
-        return b"\x1f\x8b\x08\x08\x00\x00\x00\x00\x00\xff" + name
+        return self._take()  # GzipFile wrote it on creation
 
     def part(self, data: bytes) -> bytes:
-        self._crc = zlib.crc32(data, self._crc)
-        self._size += len(data)
-        return self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
+        self._file.write(data)
+        self._file.flush(zlib.Z_SYNC_FLUSH)
+        return self._take()
 
     def finish(self) -> bytes:
-        tail = struct.pack("<II", self._crc & 0xFFFFFFFF, self._size & 0xFFFFFFFF)
-        return self._deflate.flush(zlib.Z_FINISH) + tail
+        self._file.close()  # the last block and the CRC/size trailer
+        return self._take()
 
 
 def _safe(slow: Callable[[], str]) -> str:
@@ -76,37 +82,39 @@ def streamed_page(request, first: str, slow: Callable[[], str], last: str) -> St
     """``first``, then ``slow()`` (called while the response is being sent; it may use
     the database), then ``last``, as one HTML response. ``slow`` must not raise for
     expected failures; unexpected ones are logged and its part left out."""
-    gzip = _Gzip() if _ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")) else None
+    compressor = (
+        _Gzip() if _ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")) else None
+    )
 
     def encode(text: str) -> bytes:
         data = text.encode()
-        return gzip.part(data) if gzip else data
+        return compressor.part(data) if compressor else data
 
     if isinstance(request, ASGIRequest):
 
         async def parts():
-            if gzip:
-                yield gzip.header()
+            if compressor:
+                yield compressor.header()
             yield encode(first)
             yield encode(await sync_to_async(_safe)(slow))
             yield encode(last)
-            if gzip:
-                yield gzip.finish()
+            if compressor:
+                yield compressor.finish()
 
     else:
 
         def parts():
-            if gzip:
-                yield gzip.header()
+            if compressor:
+                yield compressor.header()
             yield encode(first)
             yield encode(_safe(slow))
             yield encode(last)
-            if gzip:
-                yield gzip.finish()
+            if compressor:
+                yield compressor.finish()
 
     response = StreamingHttpResponse(parts(), content_type="text/html; charset=utf-8")
     patch_vary_headers(response, ("Accept-Encoding",))
-    if gzip:
+    if compressor:
         response["Content-Encoding"] = "gzip"
     response["X-Accel-Buffering"] = "no"
     return response
