@@ -119,7 +119,8 @@ class IngestView(APIView):
                 {"Retry-After": str(retry)},
                 retry_after=retry,
             )
-        idem = request.headers.get("Idempotency-Key", "").strip()[:200]
+        # META, not request.headers, which copies every header of the request first
+        idem = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()[:200]
         idem_key = f"tf:idem:{feed_key.pk}:{request.path}:{idem}" if idem else None
         if idem_key:
             cached = redis_client().get(idem_key)
