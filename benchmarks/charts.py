@@ -15,7 +15,10 @@ chart_page: server time of the chart page; Chromium time to the first painted ca
 with 5,000 bars against a bare lightweight-charts page given the same bars (served by a
 plain static server); frame time p95 with one live update per frame at 10k bars against
 the bare page doing ``series.update`` per frame (vsync off, so a frame costs its work);
-and the gzipped size of the JS and CSS the chart page loads.
+and the gzipped size of the JS and CSS the chart page loads. For information, the first
+candle of a snapshot of our page (its HTML and files, served by the bare page's static
+server) against the bare page again: the browser's share of the gap, apart from our
+server's.
 
 Only 127.0.0.1 is used; every wait is bounded.
 """
@@ -27,6 +30,7 @@ import gzip
 import http.server
 import multiprocessing as mp
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -490,20 +494,48 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def _static_dir(payload: bytes):
-    """The bare page, lightweight-charts and the bars, from a plain loopback static server."""
-    root = Path(tempfile.mkdtemp(prefix="bench-bare-"))
-    (root / "index.html").write_text(BARE_PAGE)
-    (root / "bars.json").write_bytes(payload)
-    shutil.copy(LWC, root / "lwc.js")
+def _served(prefix: str, files: dict[str, bytes]):
+    """``files`` ({path: bytes}) from a plain loopback static server (Python's own, a
+    thread per request); yields its base URL."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
     finally:
         server.shutdown()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def _static_dir(payload: bytes):
+    """The bare page, lightweight-charts and the bars, from a plain loopback static server."""
+    files = {"index.html": BARE_PAGE.encode(), "bars.json": payload, "lwc.js": LWC.read_bytes()}
+    with _served("bench-bare-", files) as base:
+        yield base + "index.html"
+
+
+@contextmanager
+def _snapshot_dir(http, page_path: str, headers: dict):
+    """Our chart page as one request rendered it (bars embedded), with the styles and
+    scripts it names, from the same plain static server as the bare page: the browser's
+    share of our first candle, without our server's (a diagnostic, not the target). After
+    the first candle the page's API and WebSocket calls fail there; nothing waits on them."""
+    status, html = http.request("GET", page_path, headers=headers)  # no gzip asked for
+    if status != 200:
+        raise RuntimeError(f"{page_path} answered {status}")
+    files = {"index.html": html}
+    for url in sorted(set(re.findall(rb'"(/static/[^"?#]+)"', html))):
+        status, data = http.request("GET", url.decode())
+        if status != 200:
+            raise RuntimeError(f"{url!r} answered {status}")
+        files[url.decode().lstrip("/")] = data
+    with _served("bench-snapshot-", files) as base:
+        yield base + "index.html"
 
 
 def _seed_bars(port: int, key: str, symbol: str, minutes: int) -> None:
@@ -643,6 +675,12 @@ def bench_chart_page(quick: bool = False) -> dict:
                 lambda: _first_candle(browser, bare_url, None),
                 runs=runs,
             )
+            with _snapshot_dir(http, page_path, cookie_header) as snapshot_url:
+                snap_fc, snap_bare_fc = common.alternate(
+                    lambda: _first_candle(browser, snapshot_url, None),
+                    lambda: _first_candle(browser, bare_url, None),
+                    runs=runs,
+                )
             ours_warm, bare_warm = common.alternate(
                 lambda: _first_candle_warm(browser, ours_url, cookie),
                 lambda: _first_candle_warm(browser, bare_url, None),
@@ -673,6 +711,13 @@ def bench_chart_page(quick: bool = False) -> dict:
         "first_candle_runs": {
             "ours": [round(x) for x in ours_fc],
             "bare": [round(x) for x in bare_fc],
+        },
+        # our page's HTML and files from the bare page's static server: what the browser
+        # spends on our page, without our server (diagnostic)
+        "first_candle_snapshot_ms": {
+            "ours_snapshot": round(common.median(snap_fc), 1),
+            "bare": round(common.median(snap_bare_fc), 1),
+            "ratio": round(common.median(snap_fc) / common.median(snap_bare_fc), 3),
         },
         "first_candle_warm_cache_ms": {
             "ours": round(common.median(ours_warm), 1),
