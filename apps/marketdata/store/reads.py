@@ -177,7 +177,8 @@ def fetch_rows(query: str, params: dict) -> list[tuple]:
 
 @dataclass(frozen=True)
 class BarsPlan:
-    """The one SQL statement that answers a bars request, and how to trim its rows."""
+    """The one SQL statement that answers a bars request, and how to trim its rows
+    (``trim``): aggregated rows come oldest first, stored bars newest first."""
 
     query: str
     params: dict
@@ -185,10 +186,10 @@ class BarsPlan:
     limit: int
 
 
-SIMPLE_BARS = (
-    f"SELECT extract(epoch FROM ts)::bigint, {', '.join(sql.BAR_VALUES)} "
-    f"FROM ({sql.SOURCE_BARS_DESC}) s ORDER BY ts"
-)
+# Stored bars served as they are, newest first as the index reads them: putting 5,000 of
+# them in time order is a list reversal in ``trim``, where a SQL sort cost PostgreSQL
+# about a third of the query.
+SIMPLE_BARS = sql.source_bars_desc(f"extract(epoch FROM ts)::bigint, {', '.join(sql.BAR_VALUES)}")
 
 
 def plan_bars(
@@ -237,7 +238,10 @@ def plan_bars(
 
 
 def trim(plan: BarsPlan, rows: list[tuple]) -> list[tuple]:
-    if plan.aggregated and rows:
+    """The plan's rows as the newest ``limit`` bars, oldest first."""
+    if not plan.aggregated:
+        return rows[: plan.limit][::-1]
+    if rows:
         # When the row limit was reached the oldest bucket may be missing rows: drop it.
         if sum(row[-1] for row in rows) >= plan.params["n"]:
             rows = rows[1:]

@@ -271,12 +271,19 @@ WRITE_ONE_BAR_TYPES = (23, 23, 1184, *(701,) * 7, 20, 701)
 
 # --- reads -------------------------------------------------------------------------------
 BAR_COLUMNS = ", ".join(("ts", *BAR_VALUES))
-# Newest `n` source rows before `end` (and after `start`), newest first.
-SOURCE_BARS_DESC = f"""
-SELECT {BAR_COLUMNS} FROM md_bars
+
+
+def source_bars_desc(columns: str) -> str:
+    """``columns`` of the newest `n` stored rows before `end` (and after `start`), newest
+    first: the order of the (symbol_id, res, ts) index, so PostgreSQL does not sort."""
+    return f"""
+SELECT {columns} FROM md_bars
 WHERE symbol_id = %(symbol_id)s AND res = %(res)s AND ts >= %(start)s AND ts < %(end)s
 ORDER BY ts DESC LIMIT %(n)s
 """
+
+
+SOURCE_BARS_DESC = source_bars_desc(BAR_COLUMNS)
 LAST_TICK_BEFORE = """
 SELECT price, side, ts FROM md_ticks
 WHERE symbol_id = %(symbol_id)s AND ts < %(ts)s ORDER BY ts DESC LIMIT 1
