@@ -15,6 +15,7 @@ test:
 	@scripts/setup.sh test
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	@mkdir -p var  # the embedded SQLite's folder: makemigrations checks the history there
 	.venv/bin/python manage.py makemigrations --check --dry-run
 	$(TEST_ENV) .venv/bin/python -m pytest $(PYTEST_ARGS)
 
