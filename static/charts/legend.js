@@ -64,17 +64,24 @@ export class Legend {
     if (key === this.last) return;
     this.last = key;
     const f = (v) => formatPrice(v, precision);
-    this.el.o.textContent = f(open);
-    this.el.h.textContent = f(item.high ?? close);
-    this.el.l.textContent = f(item.low ?? close);
-    this.el.c.textContent = f(close);
+    setText(this.el.o, f(open));
+    setText(this.el.h, f(item.high ?? close));
+    setText(this.el.l, f(item.low ?? close));
+    setText(this.el.c, f(close));
     const base = Number.isFinite(prevClose) ? prevClose : open;
     const change = close - base;
     const pct = base ? (change / base) * 100 : 0;
-    this.el.chg.textContent = `${change >= 0 ? '+' : ''}${f(change)} (${change >= 0 ? '+' : ''}${pct.toFixed(2)}%)`;
+    setText(this.el.chg, `${change >= 0 ? '+' : ''}${f(change)} (${change >= 0 ? '+' : ''}${pct.toFixed(2)}%)`);
     const dir = close >= open ? 'up' : 'down';
-    this.el.ohlc.dataset.dir = dir;
-    this.el.chg.dataset.dir = change >= 0 ? 'up' : 'down';
-    this.el.v.textContent = formatVolume(item.volume);
+    if (this.el.ohlc.dataset.dir !== dir) this.el.ohlc.dataset.dir = dir;
+    const chgDir = change >= 0 ? 'up' : 'down';
+    if (this.el.chg.dataset.dir !== chgDir) this.el.chg.dataset.dir = chgDir;
+    setText(this.el.v, formatVolume(item.volume));
   }
+}
+
+/** A new text only where it differs: writing even the same text replaces the text node and
+ *  makes the browser lay the legend out again, on every tick. */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
 }
