@@ -4,10 +4,13 @@ synchronous call (``SyncChainASGIHandler``), not one thread hop per middleware."
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from http.cookies import SimpleCookie
 
 import pytest
 from asgiref.sync import SyncToAsync
+from django.db import OperationalError
 
 from tradeflow.asgi import SyncChainASGIHandler, application, django_asgi_app
 
@@ -82,3 +85,60 @@ def test_view_middleware_and_errors_still_apply():
     assert status == 403
     status, headers, _ = call("/no/such/page/")
     assert status == 404 and headers[b"x-frame-options"] == [b"DENY"]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "marketdata"])
+def test_requests_keep_their_database_connections(monkeypatch):
+    """The view runs on a long-lived thread (tradeflow/sync_threads.py): its connections
+    persist from request to request (CONN_MAX_AGE), as under WSGI. The stock handler gave
+    every request a new thread, so a new MariaDB and PostgreSQL connection each."""
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from tradeflow.sync_threads import THREADS
+
+    connects: list[str] = []
+    original = BaseDatabaseWrapper.connect
+
+    def counted(self):
+        connects.append(self.alias)
+        return original(self)
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "connect", counted)
+    for _ in range(3 * THREADS):
+        _, _, body = call("/health")  # reads both databases
+        assert b'"default_db": {"ok": true' in body and b'"marketdata_db": {"ok": true' in body
+    # at most one connection per pool thread and database
+    assert 0 < connects.count("default") <= THREADS, connects
+    assert 0 < connects.count("marketdata") <= THREADS, connects
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_between_requests_is_replaced():
+    """What Django's request_started does under WSGI, the pool thread does before each
+    call: a connection that failed is closed, and the next call connects again."""
+    from django.db import connections
+
+    from tradeflow.sync_threads import pooled
+
+    def use(lose: bool):
+        conn = connections["default"]
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT CONNECTION_ID()")
+            (number,) = cursor.fetchone()
+        if lose:  # the server drops it (a restart, a killed session)
+            killer = connections.create_connection("default")
+            with killer.cursor() as cursor:
+                cursor.execute(f"KILL {int(number)}")
+            killer.close()
+            with pytest.raises(OperationalError), conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        return threading.get_ident(), number
+
+    async def calls(executor):
+        return [await pooled(use, executor)(fail) for fail in (False, False, True, False)]
+
+    with ThreadPoolExecutor(max_workers=1) as one_thread:
+        (t1, kept), (t2, same), (t3, failed), (t4, replaced) = asyncio.run(calls(one_thread))
+    assert t1 == t2 == t3 == t4
+    assert kept == same == failed  # one persistent connection, until ...
+    assert replaced != failed  # ... it was lost: replaced before the next call

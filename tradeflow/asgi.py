@@ -7,8 +7,9 @@ imports come after ``django.setup()``.
 import os
 
 import django
-from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+
+from tradeflow.sync_threads import pooled
 
 
 class SyncChainASGIHandler(ASGIHandler):
@@ -29,7 +30,7 @@ class SyncChainASGIHandler(ASGIHandler):
         super().load_middleware(is_async=False)
 
     async def get_response_async(self, request):
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        return await pooled(self.get_response)(request)
 
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeflow.settings")

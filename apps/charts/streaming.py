@@ -14,8 +14,9 @@ has a ``Content-Encoding``. Like the middleware, a random-length file name in th
 header varies the compressed length (BREACH).
 
 Under ASGI (daphne) the parts come from an asynchronous iterator and the slow part runs
-in the request's sync thread (``sync_to_async``), so the event loop sends the first part
-and static files meanwhile; under WSGI (gunicorn) a plain generator does the same.
+on a thread of the sync pool (``tradeflow.sync_threads``, where its database connection
+persists), so the event loop sends the first part and static files meanwhile; under WSGI
+(gunicorn) a plain generator does the same.
 ``X-Accel-Buffering: no`` asks a proxy (nginx) not to hold the parts back either.
 """
 
@@ -29,10 +30,11 @@ import secrets
 import zlib
 from collections.abc import Callable
 
-from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from django.utils.cache import patch_vary_headers
+
+from tradeflow.sync_threads import pooled
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +98,7 @@ def streamed_page(request, first: str, slow: Callable[[], str], last: str) -> St
             if compressor:
                 yield compressor.header()
             yield encode(first)
-            yield encode(await sync_to_async(_safe)(slow))
+            yield encode(await pooled(_safe)(slow))
             yield encode(last)
             if compressor:
                 yield compressor.finish()
