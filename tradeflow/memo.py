@@ -52,10 +52,21 @@ class TTLMemo(Generic[K, V]):
             return hit[1]
         value = load(key)
         if self.remember_empty or value:
-            if self.max_entries is not None and len(self._entries) > self.max_entries:
-                self._entries.clear()
-            self._entries[key] = (now, value)
+            self.put(key, value)
         return value
+
+    def peek(self, key: K) -> V | None:
+        """The remembered value of ``key`` if it is younger than ``seconds``, else None."""
+        hit = self._entries.get(key)
+        if hit and time.monotonic() - hit[0] < self.seconds:
+            return hit[1]
+        return None
+
+    def put(self, key: K, value: V) -> None:
+        """Remember ``value`` for ``key`` from now on."""
+        if self.max_entries is not None and len(self._entries) > self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic(), value)
 
     def forget(self, key: K) -> None:
         self._entries.pop(key, None)

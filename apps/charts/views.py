@@ -41,7 +41,7 @@ from apps.charts.layout import CHART_TYPES, GRIDS, TierLimitError, clean_timefra
 from apps.charts.streaming import streamed_page
 from apps.marketdata.api.query import bars_columns
 from apps.marketdata.selectors import symbol_list
-from apps.marketdata.store import reads
+from apps.marketdata.store import closed_bars
 from apps.marketdata.timeframes import NAMES as TIMEFRAMES
 from apps.marketdata.timeframes import parse as parse_timeframe
 
@@ -125,7 +125,9 @@ def _embedded_bars(symbol, code: str, timeframe: str, limit: int) -> str:
     url = bars_url(code, timeframe, limit)
     try:
         tf = parse_timeframe(timeframe)
-        body = orjson.dumps(bars_columns(symbol, tf, reads.bar_rows(symbol, tf, limit=limit)))
+        body = orjson.dumps(
+            bars_columns(symbol, tf, closed_bars.newest_bar_rows(symbol, tf, limit))
+        )
     except DatabaseError:
         logger.warning("chart page: bars of %s not embedded", code, exc_info=True)
         return format_html('<link rel="preload" as="fetch" href="{}" crossorigin="anonymous">', url)

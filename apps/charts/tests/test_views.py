@@ -125,7 +125,7 @@ def test_it_still_renders_the_page_when_the_store_is_down(client, alice, es, mon
     def down(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("apps.charts.views.reads.bar_rows", down)
+    monkeypatch.setattr("apps.marketdata.store.reads.bar_rows", down)
     client.force_login(alice)
     html = page_html(client.get("/chart/ESZ5/?tf=5m"))
     assert 'id="embedded-bars"' not in html  # the page fetches (and retries) instead

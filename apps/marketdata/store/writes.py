@@ -28,8 +28,8 @@ import numpy as np
 import psycopg
 from psycopg import pq
 
-from apps.marketdata.store import aggregate, copybuf, reads, sql
-from apps.marketdata.store.db import atomic, connection, raw_connection
+from apps.marketdata.store import aggregate, closed_bars, copybuf, reads, sql
+from apps.marketdata.store.db import atomic, connection, on_commit, raw_connection
 from apps.marketdata.ticks import TickBatch
 
 # Rollup levels the store maintains above any written resolution.
@@ -77,6 +77,15 @@ def _rollup_statements(symbol_id: int, res: int) -> list[tuple[str, dict]]:
         ]
         src = dst
     return statements
+
+
+def _note_history(symbol_id: int, oldest_ts: float) -> None:
+    """Tell ``closed_bars`` how far back a write reached, once it has committed: at
+    commit inside a transaction, at once after a statement that committed by itself."""
+    if connection().in_atomic_block:
+        on_commit(lambda: closed_bars.note_write(symbol_id, oldest_ts))
+    else:
+        closed_bars.note_write(symbol_id, oldest_ts)
 
 
 def _copy(cursor, statement: str, payload: bytes) -> None:
@@ -199,6 +208,7 @@ def write_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> Write
                 return WriteResult(n, int(stored))
             before = [(sql.ROLLUP_TICKS_TO_1S, params), (sql.ROLLUP_TICKS_TO_FOOTPRINT, params)]
         _rollup_from(cursor, symbol_id, 1, before)
+    _note_history(symbol_id, int(batch.ts_ns.min()) / 1e9)
     return WriteResult(n, int(stored))
 
 
@@ -252,6 +262,7 @@ def write_few_ticks(symbol_id: int, batch: TickBatch, inferred: np.ndarray) -> W
         _batch(cursor, statements)
         cursor.cursor.nextset()  # past the lock's result, to the insert's count
         (stored,) = cursor.fetchone()
+    _note_history(symbol_id, int(batch.ts_ns.min()) / 1e9)
     return WriteResult(n, int(stored))
 
 
@@ -351,12 +362,13 @@ def write_bars(symbol_id: int, res: int, bars: dict[str, np.ndarray]) -> WriteRe
         # One statement, no staging (see ``_write_bar_call``); ts to the microsecond.
         one = {name: column[0] for name, column in bars.items() if name != "ts_ns"}
         _write_bar_call(symbol_id, res, int(bars["ts_ns"][0]) / 1e9, one)
-        return WriteResult(1, 1)
-    raw_connection()
-    with connection().cursor() as cursor:
-        _begin(cursor, symbol_id)
-        _copy(cursor, sql.COPY_STAGE_BARS, _bar_payload(symbol_id, res, bars))
-        _rollup_from(cursor, symbol_id, res, [(sql.UPSERT_STAGED_BARS, None)])
+    else:
+        raw_connection()
+        with connection().cursor() as cursor:
+            _begin(cursor, symbol_id)
+            _copy(cursor, sql.COPY_STAGE_BARS, _bar_payload(symbol_id, res, bars))
+            _rollup_from(cursor, symbol_id, res, [(sql.UPSERT_STAGED_BARS, None)])
+    _note_history(symbol_id, int(bars["ts_ns"].min()) / 1e9)
     return WriteResult(n, n)
 
 
@@ -377,6 +389,7 @@ def write_one_bar(symbol_id: int, res: int, ts: int, bar: Mapping) -> WriteResul
         _write_bar_call(symbol_id, res, ts, bar)  # prepared statements are turned off
     else:
         _write_bar_prepared(symbol_id, res, ts, bar)
+    closed_bars.note_write(symbol_id, ts)  # committed: see above
     return WriteResult(1, 1)
 
 

@@ -1,0 +1,121 @@
+"""The newest bars of a chart, with their closed part remembered: what the chart page
+embeds (``apps/charts/views.py``).
+
+Opening a chart reads its newest 5,000 bars. All but the last few are closed: they change
+only when data arrives late or is backfilled into their buckets, which live feeds do
+rarely and imports and Sierra Chart history do in bulk. So this process remembers, per
+(symbol, timeframe, count), the bars older than an *edge* and reads from PostgreSQL only
+the bars from the edge on (a handful), then joins the two. The first candle of the chart
+page no longer waits for 5,000 rows on a machine where the browser competes for the CPU.
+
+The edge is the start of the timeframe's bucket that holds ``now - HORIZON_S``. Every
+write (``store/writes.py``) that reaches further back than ``now - HORIZON_S`` replaces the
+symbol's *history token* in Redis, after it commits. A reader compares the token it read
+before reading the rows with the token of its remembered bars, and reads everything again
+when they differ. That is correct because:
+
+* a write newer than ``now - HORIZON_S`` lands in a bucket at or after every edge taken
+  before it (edges only move forward), so the short read from the edge sees it;
+* a write older than that replaces the token after its commit, so the next read, which
+  reads the token first, misses the memo. A read that raced the commit may remember old
+  rows under the old token, which the new token then invalidates.
+
+Decisions, written down here:
+
+* Intraday timeframes only. Session bars (1d, 1w) have bucket edges in the symbol's time
+  zone and the bars are few: they are read whole, as before.
+* Only this page's first bars use it. The bars API keeps reading PostgreSQL every time:
+  it is what clients re-sync from after a ``seq`` gap, and it must show a late write the
+  moment it commits, not once the token is replaced.
+* Writers and readers are assumed to share a clock within ``HORIZON_S / 2`` (one host, or
+  NTP). Remembered bars also expire after ``TTL_S``, which bounds what a lost token
+  update (Redis down at the moment of the write) can leave stale.
+* When Redis cannot answer, the bars are read whole: slower, never stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+
+import redis
+
+from apps.marketdata.store import reads
+from apps.marketdata.timeframes import Timeframe
+from tradeflow.memo import TTLMemo, lazy_redis
+
+logger = logging.getLogger(__name__)
+
+HORIZON_S = 15 * 60
+TTL_S = 120.0
+HISTORY_KEY = "tf:md:history:{symbol_id}"
+TOKEN_TTL_S = 24 * 3600  # a token is remembered far longer than any memo entry
+
+_redis = lazy_redis()
+# (symbol id, timeframe, count) -> (token, edge in epoch seconds, rows before the edge)
+_memo: TTLMemo[tuple[int, str, int], tuple[bytes, int, list[tuple]]] = TTLMemo(
+    TTL_S, max_entries=256
+)
+
+
+def note_write(symbol_id: int, oldest_ts: float) -> None:
+    """Call after a write to ``symbol_id`` reaching back to ``oldest_ts`` (epoch seconds)
+    has committed: a write into buckets that readers may remember replaces the token."""
+    if oldest_ts >= time.time() - HORIZON_S:
+        return
+    try:
+        _redis().set(
+            HISTORY_KEY.format(symbol_id=symbol_id), secrets.token_bytes(8), ex=TOKEN_TTL_S
+        )
+    except redis.RedisError:
+        # The write stands; remembered bars of this symbol may be stale for up to TTL_S.
+        logger.warning("closed bars: history token of symbol %s not replaced", symbol_id)
+
+
+def _token(symbol_id: int) -> bytes | None:
+    """The symbol's history token, made if there is none (a flushed Redis starts over
+    with a new one, so nothing remembered before survives it); None without Redis."""
+    key = HISTORY_KEY.format(symbol_id=symbol_id)
+    try:
+        client = _redis()
+        token = client.get(key)
+        if token is None:
+            client.set(key, secrets.token_bytes(8), ex=TOKEN_TTL_S, nx=True)
+            token = client.get(key)
+        return token
+    except redis.RedisError:
+        logger.warning("closed bars: Redis unavailable; reading bars of symbol %s whole", symbol_id)
+        return None
+
+
+def edge(tf: Timeframe, now: float) -> int:
+    """The start of the ``tf`` bucket holding ``now - HORIZON_S`` (epoch-aligned, as the
+    store's intraday buckets are)."""
+    return int(now - HORIZON_S) // tf.seconds * tf.seconds
+
+
+def newest_bar_rows(symbol, tf: Timeframe, limit: int) -> list[tuple]:
+    """``reads.bar_rows(symbol, tf, limit=limit)``, the closed part from this process's
+    memo when it is still valid."""
+    if tf.is_session:
+        return reads.bar_rows(symbol, tf, limit=limit)
+    # the edge from a clock read before the token and the rows: a write that commits after
+    # the rows were read noted a later time, so it either lands at or after this edge or
+    # replaces the token
+    start = edge(tf, time.time())
+    token = _token(symbol.id)
+    if token is None:
+        return reads.bar_rows(symbol, tf, limit=limit)
+    key = (symbol.id, tf.name, limit)
+    remembered = _memo.peek(key)
+    if remembered is not None and remembered[0] == token:
+        _, since, closed = remembered
+        recent = reads.bar_rows(
+            symbol, tf, limit=limit, start=datetime.fromtimestamp(since, tz=UTC)
+        )
+        return (closed + recent)[-limit:]
+    rows = reads.bar_rows(symbol, tf, limit=limit)
+    _memo.put(key, (token, start, [row for row in rows if row[0] < start]))
+    return rows
