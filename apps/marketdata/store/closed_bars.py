@@ -16,9 +16,11 @@ when they differ. That is correct because:
 
 * a write newer than ``now - HORIZON_S`` lands in a bucket at or after every edge taken
   before it (edges only move forward), so the short read from the edge sees it;
-* a write older than that replaces the token after its commit, so the next read, which
-  reads the token first, misses the memo. A read that raced the commit may remember old
-  rows under the old token, which the new token then invalidates.
+* a write older than that has the token replaced after its commit (within ``FLUSH_S``),
+  so the next read, which reads the token first, misses the memo. A read that raced the
+  commit may remember old rows under the old token, which the new token invalidates. A
+  page rendered in those few milliseconds shows what a page rendered just before the
+  write would have shown.
 
 Decisions, written down here:
 
@@ -35,8 +37,10 @@ Decisions, written down here:
 
 from __future__ import annotations
 
+import atexit
 import logging
 import secrets
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -53,7 +57,14 @@ TTL_S = 120.0
 HISTORY_KEY = "tf:md:history:{symbol_id}"
 TOKEN_TTL_S = 24 * 3600  # a token is remembered far longer than any memo entry
 
+FLUSH_S = 0.02
+
 _redis = lazy_redis()
+_pending: set[int] = set()  # symbols whose token is to be replaced
+_lock = threading.Lock()
+_wake = threading.Event()
+_flusher: threading.Thread | None = None
+atexit.register(lambda: flush())
 # (symbol id, timeframe, count) -> (token, edge in epoch seconds, rows before the edge)
 _memo: TTLMemo[tuple[int, str, int], tuple[bytes, int, list[tuple]]] = TTLMemo(
     TTL_S, max_entries=256
@@ -62,16 +73,48 @@ _memo: TTLMemo[tuple[int, str, int], tuple[bytes, int, list[tuple]]] = TTLMemo(
 
 def note_write(symbol_id: int, oldest_ts: float) -> None:
     """Call after a write to ``symbol_id`` reaching back to ``oldest_ts`` (epoch seconds)
-    has committed: a write into buckets that readers may remember replaces the token."""
+    has committed: a write into buckets that readers may remember has the symbol's token
+    replaced, by this process's flusher thread within ``FLUSH_S`` (off the request path:
+    a Redis round trip per Sierra Chart history bar cost a fifth of the POST)."""
     if oldest_ts >= time.time() - HORIZON_S:
         return
+    global _flusher
+    with _lock:
+        first = not _pending
+        _pending.add(symbol_id)
+        if _flusher is None or not _flusher.is_alive():  # none yet, or lost to a fork
+            _flusher = threading.Thread(target=_flush_loop, name="closed-bars", daemon=True)
+            _flusher.start()
+    if first:
+        _wake.set()
+
+
+def flush() -> None:
+    """Replace the tokens of every symbol noted so far, now (the flusher does this every
+    ``FLUSH_S``; commands that exit get it from ``atexit``)."""
+    with _lock:
+        symbol_ids = sorted(_pending)
+        _pending.clear()
+    if not symbol_ids:
+        return
     try:
-        _redis().set(
-            HISTORY_KEY.format(symbol_id=symbol_id), secrets.token_bytes(8), ex=TOKEN_TTL_S
-        )
+        with _redis().pipeline(transaction=False) as pipe:
+            for symbol_id in symbol_ids:
+                pipe.set(
+                    HISTORY_KEY.format(symbol_id=symbol_id), secrets.token_bytes(8), ex=TOKEN_TTL_S
+                )
+            pipe.execute()
     except redis.RedisError:
-        # The write stands; remembered bars of this symbol may be stale for up to TTL_S.
-        logger.warning("closed bars: history token of symbol %s not replaced", symbol_id)
+        # The writes stand; remembered bars of these symbols may be stale for up to TTL_S.
+        logger.warning("closed bars: history tokens of symbols %s not replaced", symbol_ids)
+
+
+def _flush_loop() -> None:
+    while True:
+        _wake.wait()
+        time.sleep(FLUSH_S)  # more writes gather meanwhile
+        _wake.clear()  # before taking them: a note after this wakes the next round
+        flush()
 
 
 def _token(symbol_id: int) -> bytes | None:

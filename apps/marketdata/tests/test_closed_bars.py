@@ -34,6 +34,7 @@ def live_btc(btc, btc_trades, api, django_capture_on_commit_callbacks):
             for lo in range(0, len(ticks), 5_000):
                 response = api(TICKS, {"symbol": "BTCUSDT", "ticks": ticks[lo : lo + 5_000]})
                 assert response.status_code == 200, response.content
+        closed_bars.flush()  # what the flusher thread does within FLUSH_S
 
     store(recorded)
 
@@ -129,7 +130,8 @@ def test_without_redis_the_bars_are_read_whole(btc, live_btc, monkeypatch):
     rows = closed_bars.newest_bar_rows(btc, tf, 500)
     assert [c.get("start") for c in calls] == [None]
     assert rows == reads.bar_rows(btc, tf, limit=500)
-    closed_bars.note_write(btc.id, time.time() - 3600)  # logs, does not raise
+    closed_bars.note_write(btc.id, time.time() - 3600)
+    closed_bars.flush()  # logs, does not raise
 
 
 def test_session_bars_are_always_read_whole(btc, live_btc, monkeypatch):
@@ -138,3 +140,17 @@ def test_session_bars_are_always_read_whole(btc, live_btc, monkeypatch):
         rows = closed_bars.newest_bar_rows(btc, parse("1d"), 50)
     assert [c.get("start") for c in calls] == [None, None]
     assert rows == reads.bar_rows(btc, parse("1d"), limit=50)
+
+
+def test_the_flusher_thread_replaces_the_token_by_itself(btc, redis_client):
+    key = closed_bars.HISTORY_KEY.format(symbol_id=btc.id)
+    redis_client.set(key, b"before")
+    closed_bars.note_write(btc.id, time.time() - 60)  # recent: nothing to replace
+    closed_bars.note_write(btc.id + 1, time.time() - 60)
+    time.sleep(10 * closed_bars.FLUSH_S)
+    assert redis_client.get(key) == b"before"
+    closed_bars.note_write(btc.id, time.time() - closed_bars.HORIZON_S - 60)
+    deadline = time.monotonic() + 5
+    while redis_client.get(key) == b"before" and time.monotonic() < deadline:
+        time.sleep(closed_bars.FLUSH_S)
+    assert redis_client.get(key) not in (None, b"before")
