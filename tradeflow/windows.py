@@ -22,8 +22,8 @@ from collections import deque
 import redis
 
 _COUNT_IN_WINDOW = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
+if count == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 
@@ -56,17 +56,19 @@ def _take(client: redis.Redis):
     return pool.connection_class(**pool.connection_kwargs)
 
 
-def count_in_window(client: redis.Redis, key: str, ttl_seconds: int) -> int:
-    """Add one to the counter ``key`` (made with a ``ttl_seconds`` expiry); its new value."""
+def count_in_window(client: redis.Redis, key: str, ttl_seconds: int, amount: int = 1) -> int:
+    """Add ``amount`` to the counter ``key`` (made with a ``ttl_seconds`` expiry); its new
+    value."""
     script = _script(client)
     connection = _take(client)
+    args = [ttl_seconds, amount]
     try:
-        connection.send_command("EVALSHA", script.sha, 1, key, ttl_seconds, check_health=False)
+        connection.send_command("EVALSHA", script.sha, 1, key, *args, check_health=False)
         count = int(connection.read_response())
     except redis.exceptions.NoScriptError:
         count = None
     except (redis.ConnectionError, redis.TimeoutError):
         connection.disconnect()  # dropped, not put back
-        return int(script(keys=[key], args=[ttl_seconds]))
+        return int(script(keys=[key], args=args))
     _idle(client).append((os.getpid(), connection))
-    return count if count is not None else int(script(keys=[key], args=[ttl_seconds]))
+    return count if count is not None else int(script(keys=[key], args=args))

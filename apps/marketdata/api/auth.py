@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from django.conf import settings
@@ -73,13 +74,38 @@ class HasFeedKey(permissions.BasePermission):
         return isinstance(request.auth, FeedKey)
 
 
+# The ingestion rate limit leases its counts: a process takes a share of a key's window
+# at a time (one Redis command) and spends it locally, one per request. Redis counts
+# what was leased, so no more than the limit is ever let through in a window, whatever
+# the processes; a share left unspent when the window ends is lost, so a key close to
+# its limit may be refused up to (processes - 1) x the share early. A share is a 50th of
+# the limit, at most 64 (the default 600 per 10 s: 12; a limit under 50: one, exact).
+# Sierra Chart sends a request per bar: one Redis round trip each was a tenth of the POST.
+RATE_WINDOW_S = 10
+LEASE_SHARE = 50
+LEASE_MAX = 64
+# (key id, window) -> counts leased and not spent yet
+_leases: TTLMemo[tuple[int, int], int] = TTLMemo(RATE_WINDOW_S * 2, max_entries=1000)
+_leases_lock = threading.Lock()
+
+
 def rate_limit_retry_after(feed_key: FeedKey) -> int | None:
     """Fixed 10-second windows per key; returns seconds to wait when over the limit."""
-    window = 10
     now = time.time()
-    bucket = int(now // window)
+    bucket = int(now // RATE_WINDOW_S)
+    lease = (feed_key.pk, bucket)
+    with _leases_lock:
+        unspent = _leases.peek(lease)
+        if unspent:
+            _leases.put(lease, unspent - 1)
+            return None
+    limit = settings.INGEST_RATE_PER_KEY
+    share = max(1, min(LEASE_MAX, limit // LEASE_SHARE))
     name = f"tf:ingest-rate:{feed_key.pk}:{bucket}"
-    count = count_in_window(redis_client(), name, window * 2)
-    if count > settings.INGEST_RATE_PER_KEY:
-        return max(1, int((bucket + 1) * window - now) + 1)
+    leased = count_in_window(redis_client(), name, RATE_WINDOW_S * 2, share)
+    granted = min(share, limit - (leased - share))  # what is left of the limit
+    if granted <= 0:
+        return max(1, int((bucket + 1) * RATE_WINDOW_S - now) + 1)
+    with _leases_lock:
+        _leases.put(lease, (_leases.peek(lease) or 0) + granted - 1)  # one spent on this one
     return None

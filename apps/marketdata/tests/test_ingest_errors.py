@@ -120,6 +120,46 @@ def test_it_refuses_oversized_bodies_with_413(api, btc, settings):
     assert api(TICKS, {"symbol": "BTCUSDT", "ticks": ticks}).status_code == 413
 
 
+def _fresh_window(seconds_needed: float = 3.0) -> None:
+    """Wait, if need be, so that a rate window has this long left."""
+    from apps.marketdata.api.auth import RATE_WINDOW_S
+
+    left = RATE_WINDOW_S - time.time() % RATE_WINDOW_S
+    if left < seconds_needed:
+        time.sleep(left + 0.05)
+
+
+def test_leased_counts_never_let_more_than_the_limit_through(db, settings, redis_client):
+    """Each process leases a share of the window (a 50th of the limit) and spends it
+    locally; Redis counts what was leased, so across processes the limit holds."""
+    from apps.accounts.models import FeedKey
+    from apps.marketdata.api.auth import rate_limit_retry_after
+
+    settings.INGEST_RATE_PER_KEY = 100  # shares of 2
+    key = FeedKey.objects.get(pk=feedkey_create(name="leased")[0].pk)
+    _fresh_window()
+    bucket = int(time.time() // 10)
+    redis_key = f"tf:ingest-rate:{key.pk}:{bucket}"
+    redis_client.incrby(redis_key, 61)  # another process leased 61 counts
+    answers = [rate_limit_retry_after(key) for _ in range(45)]
+    assert answers[:39] == [None] * 39  # what was left of the 100
+    assert all(1 <= a <= 11 for a in answers[39:])  # then refused, with Retry-After
+    assert int(time.time() // 10) == bucket  # (all in one window)
+
+
+def test_a_small_limit_is_counted_exactly_in_redis(db, settings, redis_client):
+    from apps.accounts.models import FeedKey
+    from apps.marketdata.api.auth import rate_limit_retry_after
+
+    settings.INGEST_RATE_PER_KEY = 40  # under 50: shares of one
+    key = FeedKey.objects.get(pk=feedkey_create(name="exact")[0].pk)
+    _fresh_window()
+    bucket = int(time.time() // 10)
+    answers = [rate_limit_retry_after(key) for _ in range(41)]
+    assert answers[:40] == [None] * 40 and answers[40] is not None
+    assert int(redis_client.get(f"tf:ingest-rate:{key.pk}:{bucket}")) == 41
+
+
 def test_it_rate_limits_per_key_with_retry_after(api, client, btc, settings, db):
     settings.INGEST_RATE_PER_KEY = 3
     statuses = [
