@@ -248,10 +248,17 @@ def bench_ingest_sierra_single(quick: bool = False) -> dict:
     from apps.accounts.services import feedkey_create
     from apps.marketdata.api.ingest import SIERRA_EXAMPLE
     from apps.marketdata.services import symbol_upsert
+    from apps.marketdata.store.db import connection
 
     codes = [f"SC{i}" for i in range(CLIENTS)]
-    for code in codes:
-        symbol_upsert(symbol=code, exchange="BENCH", asset_type="commodities", tick_size="0.01")
+    ids = [
+        symbol_upsert(symbol=code, exchange="BENCH", asset_type="commodities", tick_size="0.01")[
+            0
+        ].id
+        for code in codes
+    ]
+    with connection().cursor() as cursor:  # a defined start: no bars of an earlier run
+        cursor.execute("DELETE FROM md_bars WHERE symbol_id = ANY(%s)", [ids])
     _, key = feedkey_create(name=f"sierra-{time.time_ns()}")
     clock = {"t": int(time.time()) - 30 * 86_400}
 

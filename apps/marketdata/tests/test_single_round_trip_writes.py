@@ -213,3 +213,62 @@ def test_a_few_trades_at_a_time_store_what_one_big_batch_stores(api, btc_trades,
     flat = [value for row in fp_few for value in row[2:]]
     assert [value for row in fp_big for value in row[2:]] == pytest.approx(flat, rel=1e-12)
     assert series(few.id) == series(big.id) == [1, 60, 3600]
+
+
+def btc_second_bars(trades: list[dict]) -> list[dict]:
+    """The recorded Binance trades as Sierra Chart 1-second bars (fractional volumes)."""
+    seconds: dict[int, list[dict]] = {}
+    for trade in btc_rows(trades):
+        seconds.setdefault(trade["ts"] // 10**9, []).append(trade)
+    out = []
+    for second, group in sorted(seconds.items()):
+        prices = [t["price"] for t in group]
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+        item = bar(stamp, prices[0], symbol="BTCBARS")
+        item |= {
+            "high": max(prices),
+            "low": min(prices),
+            "close": prices[-1],
+            "volume": sum(t["size"] for t in group),
+            "bid_volume": sum(t["size"] for t in group if t["side"] == "sell"),
+            "ask_volume": sum(t["size"] for t in group if t["side"] == "buy"),
+            "number_of_trades": len(group),
+        }
+        out.append(item)
+    return out
+
+
+def test_merged_rollups_equal_rollups_rebuilt_from_their_seconds(api, db, btc_trades):
+    """md_write_bar merges a bar that ends its buckets into the minute and hour rows and
+    rebuilds them otherwise (a bar sent again, one sent late). Sent mostly in order, with
+    re-sends and late bars mixed in, the rows must be what rebuilding every minute from
+    its seconds, then every hour from its minutes, gives."""
+    btc = symbol_upsert(symbol="BTCBARS", exchange="T", asset_type="crypto", tick_size="0.01")[0]
+    bars = btc_second_bars(btc_trades)
+    assert len(bars) > 300  # six minutes of trading, across an hour's end
+    rng = random.Random(7)
+    order = list(bars)
+    for i in range(0, len(order) - 8, 40):  # a few bars arrive late
+        order[i : i + 8] = reversed(order[i : i + 8])
+    sent = []
+    for item in order:
+        sent.append(item)
+        if rng.random() < 0.1:  # the forming bar, sent again with more volume
+            sent.append(item | {"volume": item["volume"] * 1.5, "high": item["high"] + 1})
+            sent.append(item)
+    for item in sent:
+        assert api("/api/v1/market-data/", item).status_code == 200
+    merged = stored(btc.id)
+
+    with connections["marketdata"].cursor() as cursor:
+        for src, dst in ((1, 60), (60, 3600)):
+            cursor.execute(
+                "SELECT md_rollup_bars(%s, %s, %s, ts) FROM md_bars "
+                "WHERE symbol_id = %s AND res = %s",
+                [btc.id, src, dst, btc.id, dst],
+            )
+    rebuilt = stored(btc.id)
+    assert [r[:2] for r in merged] == [r[:2] for r in rebuilt]
+    assert [r[0] for r in merged].count(60) == 7 and [r[0] for r in merged].count(3600) == 2
+    for got, want in zip(merged, rebuilt, strict=True):
+        assert got[2:] == pytest.approx(want[2:], rel=1e-12, abs=1e-9), got[:2]
