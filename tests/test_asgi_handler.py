@@ -107,9 +107,10 @@ def test_requests_keep_their_database_connections(monkeypatch):
     for _ in range(3 * THREADS):
         _, _, body = call("/health")  # reads both databases
         assert b'"default_db": {"ok": true' in body and b'"marketdata_db": {"ok": true' in body
-    # at most one connection per pool thread and database
-    assert 0 < connects.count("default") <= THREADS, connects
-    assert 0 < connects.count("marketdata") <= THREADS, connects
+    # at most one connection per pool thread and database (none when earlier tests left
+    # the threads connected); a thread per request connected 3 x THREADS times
+    assert connects.count("default") <= THREADS, connects
+    assert connects.count("marketdata") <= THREADS, connects
 
 
 @pytest.mark.django_db(transaction=True)

@@ -40,12 +40,14 @@ django_asgi_app = SyncChainASGIHandler()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from tradeflow.ingest_stack import asgi_application  # noqa: E402
 from tradeflow.routing import websocket_urlpatterns  # noqa: E402
 from tradeflow.ws_middleware import WebSocketAuthStack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # the ingestion endpoints on their own middleware stack (tradeflow/ingest_stack.py)
+        "http": asgi_application(django_asgi_app, SyncChainASGIHandler),
         "websocket": AllowedHostsOriginValidator(
             WebSocketAuthStack(URLRouter(websocket_urlpatterns))
         ),
