@@ -15,6 +15,16 @@ from django.db import OperationalError
 from tradeflow.asgi import SyncChainASGIHandler, application, django_asgi_app
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _pool_connections_closed():
+    """The pool threads keep their connections (that is the point); closed after this
+    module, so the test databases can be dropped at the end of the session."""
+    yield
+    from tradeflow.sync_threads import close_connections
+
+    close_connections()
+
+
 def call(path: str, method: str = "GET", body: bytes = b"") -> tuple[int, dict, bytes]:
     """One request through the project's ASGI application, as daphne would make it."""
     scope = {

@@ -19,6 +19,16 @@ from tradeflow.wsgi import application as wsgi_app
 pytestmark = pytest.mark.django_db(databases=["default", "marketdata"], transaction=True)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _pool_connections_closed():
+    """The pool threads keep their connections (that is the point); closed after this
+    module, so the test databases can be dropped at the end of the session."""
+    yield
+    from tradeflow.sync_threads import close_connections
+
+    close_connections()
+
+
 def wsgi(method: str, path: str, body: bytes = b"", **headers) -> tuple[int, dict, bytes]:
     environ = {
         "REQUEST_METHOD": method,

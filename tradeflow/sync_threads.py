@@ -24,12 +24,13 @@ the stock per-request thread, where it opens no connection.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 THREADS = 8
 _pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="django-sync")
@@ -45,3 +46,17 @@ def pooled(func: Callable[..., Any], executor: Executor = _pool) -> Callable[...
         return func(*args, **kwargs)
 
     return sync_to_async(run, thread_sensitive=False, executor=executor)
+
+
+def close_connections(timeout: float = 10.0) -> None:
+    """Close every pool thread's database connections (a test session does this before
+    its test databases are dropped). One task per thread: each waits at a barrier until
+    all have started, so no thread runs two of them."""
+    barrier = threading.Barrier(THREADS, timeout=timeout)
+
+    def close_mine():
+        barrier.wait()
+        connections.close_all()
+
+    for future in [_pool.submit(close_mine) for _ in range(THREADS)]:
+        future.result(timeout=timeout)
