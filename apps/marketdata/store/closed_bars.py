@@ -65,9 +65,10 @@ _lock = threading.Lock()
 _wake = threading.Event()
 _flusher: threading.Thread | None = None
 atexit.register(lambda: flush())
-# (symbol id, timeframe, count) -> (token, edge in epoch seconds, rows before the edge)
+# (symbol id, timeframe, count) -> (token, edge in epoch seconds, rows before the edge).
+# 5,000 rows take about 2 MB: at most 32 charts are remembered (then all are dropped).
 _memo: TTLMemo[tuple[int, str, int], tuple[bytes, int, list[tuple]]] = TTLMemo(
-    TTL_S, max_entries=256
+    TTL_S, max_entries=32
 )
 
 
