@@ -12,51 +12,8 @@ import pytest
 from asgiref.sync import SyncToAsync
 from django.db import OperationalError
 
-from tradeflow.asgi import SyncChainASGIHandler, application, django_asgi_app
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _pool_connections_closed():
-    """The pool threads keep their connections (that is the point); closed after this
-    module, so the test databases can be dropped at the end of the session."""
-    yield
-    from tradeflow.sync_threads import close_connections
-
-    close_connections()
-
-
-def call(path: str, method: str = "GET", body: bytes = b"") -> tuple[int, dict, bytes]:
-    """One request through the project's ASGI application, as daphne would make it."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode())],
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-    }
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict] = []
-
-    async def receive():
-        if messages:
-            return messages.pop(0)
-        await asyncio.sleep(3600)  # the client stays connected
-
-    async def send(message):
-        sent.append(message)
-
-    asyncio.run(application(scope, receive, send))
-    start = sent[0]
-    headers: dict[bytes, list[bytes]] = {}
-    for name, value in start["headers"]:
-        headers.setdefault(name.lower(), []).append(value)
-    return start["status"], headers, b"".join(m.get("body", b"") for m in sent[1:])
+from tests.asgi_calls import call, pool_connections_closed  # noqa: F401 (a fixture)
+from tradeflow.asgi import SyncChainASGIHandler, django_asgi_app
 
 
 def test_the_chain_is_built_for_synchronous_use():

@@ -3,7 +3,6 @@ through both entry points; every other path keeps the browser's."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from wsgiref.util import setup_testing_defaults
 
@@ -13,20 +12,10 @@ import pytest
 from apps.accounts.services import feedkey_create
 from apps.marketdata.services import symbol_upsert
 from apps.marketdata.tests.test_sierra_and_queries import bar
-from tradeflow.asgi import application as asgi_app
+from tests.asgi_calls import call, pool_connections_closed  # noqa: F401 (a fixture)
 from tradeflow.wsgi import application as wsgi_app
 
 pytestmark = pytest.mark.django_db(databases=["default", "marketdata"], transaction=True)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _pool_connections_closed():
-    """The pool threads keep their connections (that is the point); closed after this
-    module, so the test databases can be dropped at the end of the session."""
-    yield
-    from tradeflow.sync_threads import close_connections
-
-    close_connections()
 
 
 def wsgi(method: str, path: str, body: bytes = b"", **headers) -> tuple[int, dict, bytes]:
@@ -56,38 +45,10 @@ def wsgi(method: str, path: str, body: bytes = b"", **headers) -> tuple[int, dic
 
 
 def asgi(method: str, path: str, body: bytes = b"", **headers) -> tuple[int, dict, bytes]:
-    raw = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
-    raw += [(b"content-length", str(len(body)).encode())]
+    raw = [(b"content-type", b"application/json")]
     raw += [(k.replace("_", "-").lower().encode(), v.encode()) for k, v in headers.items()]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": raw,
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-    }
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict] = []
-
-    async def receive():
-        if messages:
-            return messages.pop(0)
-        await asyncio.sleep(3600)
-
-    async def send(message):
-        sent.append(message)
-
-    asyncio.run(asgi_app(scope, receive, send))
-    out: dict[str, list[str]] = {}
-    for name, value in sent[0]["headers"]:
-        out.setdefault(name.decode().lower(), []).append(value.decode())
-    return sent[0]["status"], out, b"".join(m.get("body", b"") for m in sent[1:])
+    status, answer, payload = call(path, method, body, raw)
+    return status, {k.decode(): [v.decode() for v in vs] for k, vs in answer.items()}, payload
 
 
 @pytest.fixture
