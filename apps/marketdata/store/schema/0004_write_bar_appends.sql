@@ -36,27 +36,16 @@ BEGIN
         levels := levels || dst;
         src := dst;
     END LOOP;
-    INSERT INTO md_bars (symbol_id, res, ts, open, high, low, close, volume, bid_volume,
-                         ask_volume, trades, delta_high, delta_low, open_interest)
-    VALUES (p_symbol, p_res, p_ts, p_open, p_high, p_low, p_close, p_volume, p_bid_volume,
-            p_ask_volume, p_trades, delta_high, delta_low, p_open_interest)
-    ON CONFLICT (symbol_id, res, ts) DO UPDATE SET
-        open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
-        close = EXCLUDED.close, volume = EXCLUDED.volume, bid_volume = EXCLUDED.bid_volume,
-        ask_volume = EXCLUDED.ask_volume, trades = EXCLUDED.trades,
-        delta_high = EXCLUDED.delta_high, delta_low = EXCLUDED.delta_low,
-        open_interest = EXCLUDED.open_interest
-    RETURNING xmax = 0 INTO appended;  -- a new row, not an update of one
-    INSERT INTO md_series (symbol_id, res) VALUES (p_symbol, p_res) ON CONFLICT DO NOTHING;
-    IF cardinality(levels) = 0 THEN
-        RETURN;
-    END IF;
-    -- ... and no stored bar of its resolution after it, up to the end of its last bucket
-    appended := appended AND NOT EXISTS (
+    -- no stored bar of its resolution at or after it, up to the end of its last bucket
+    appended := cardinality(levels) > 0 AND NOT EXISTS (
         SELECT 1 FROM md_bars
-        WHERE symbol_id = p_symbol AND res = p_res AND ts > p_ts
+        WHERE symbol_id = p_symbol AND res = p_res AND ts >= p_ts
           AND ts < date_bin(make_interval(secs => levels[cardinality(levels)]), p_ts, origin)
                    + make_interval(secs => levels[cardinality(levels)]));
+    PERFORM md_put_bar(p_symbol, p_res, p_ts, p_open, p_high, p_low, p_close, p_volume,
+                       p_bid_volume, p_ask_volume, p_trades, delta_high, delta_low,
+                       p_open_interest);
+    INSERT INTO md_series (symbol_id, res) VALUES (p_symbol, p_res) ON CONFLICT DO NOTHING;
     src := p_res;
     FOREACH dst IN ARRAY levels LOOP
         IF appended THEN
