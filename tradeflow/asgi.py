@@ -14,7 +14,7 @@ from tradeflow.sync_threads import pooled
 
 class SyncChainASGIHandler(ASGIHandler):
     """Django's ASGI handler, with the middleware chain and the view run as one
-    synchronous call on the request's thread.
+    synchronous call on one thread of the sync pool.
 
     Every view here is synchronous, and so is the middleware's work. With the stock
     handler, each ``MiddlewareMixin`` middleware runs its ``process_request`` and
@@ -26,11 +26,15 @@ class SyncChainASGIHandler(ASGIHandler):
     handler's.
     """
 
+    def __init__(self):
+        super().__init__()
+        self._get_response_pooled = pooled(self.get_response)  # made once, not per request
+
     def load_middleware(self, is_async=False):
         super().load_middleware(is_async=False)
 
     async def get_response_async(self, request):
-        return await pooled(self.get_response)(request)
+        return await self._get_response_pooled(request)
 
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeflow.settings")

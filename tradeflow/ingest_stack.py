@@ -32,14 +32,14 @@ def ingest_paths() -> frozenset[str]:
     return frozenset(reverse(name) for name in INGEST_URL_NAMES)
 
 
-def with_ingest_middleware(handler_class, *args, **kwargs):
+def with_ingest_middleware(handler_class):
     """A ``handler_class`` instance whose chain is built from ``INGEST_MIDDLEWARE``.
     Django's handlers read ``settings.MIDDLEWARE`` when built, so it is swapped for the
     build only (entry points are imported before any request is served)."""
     browser = settings.MIDDLEWARE
     settings.MIDDLEWARE = INGEST_MIDDLEWARE
     try:
-        return handler_class(*args, **kwargs)
+        return handler_class()
     finally:
         settings.MIDDLEWARE = browser
 

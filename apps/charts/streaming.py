@@ -80,6 +80,9 @@ def _safe(slow: Callable[[], str]) -> str:
         return ""
 
 
+_safe_pooled = pooled(_safe)
+
+
 def streamed_page(request, first: str, slow: Callable[[], str], last: str) -> StreamingHttpResponse:
     """``first``, then ``slow()`` (called while the response is being sent; it may use
     the database), then ``last``, as one HTML response. ``slow`` must not raise for
@@ -98,7 +101,7 @@ def streamed_page(request, first: str, slow: Callable[[], str], last: str) -> St
             if compressor:
                 yield compressor.header()
             yield encode(first)
-            yield encode(await pooled(_safe)(slow))
+            yield encode(await _safe_pooled(slow))
             yield encode(last)
             if compressor:
                 yield compressor.finish()
