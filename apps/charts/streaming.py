@@ -11,7 +11,9 @@ part, so a part leaves the server when it is ready. Django's ``GZipMiddleware`` 
 hold the first part in the compressor until enough bytes follow (synchronous iterators)
 or send a gzip member per chunk (asynchronous ones); it leaves a response alone once it
 has a ``Content-Encoding``. Like the middleware, a random-length file name in the gzip
-header varies the compressed length (BREACH).
+header varies the compressed length (BREACH). A slow part may bring pieces compressed
+once and kept (``Precompressed``: the closed bars of a chart): they go into the stream as
+they are, so the bars that did not change are not compressed again for every page.
 
 Under ASGI (daphne) the parts come from an asynchronous iterator and the slow part runs
 on a thread of the sync pool (``tradeflow.sync_threads``, where its database connection
@@ -22,11 +24,10 @@ persists), so the event loop sends the first part and static files meanwhile; un
 
 from __future__ import annotations
 
-import gzip
-import io
 import logging
 import re
 import secrets
+import struct
 import zlib
 from collections.abc import Callable
 
@@ -40,37 +41,71 @@ logger = logging.getLogger(__name__)
 
 _ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 _MAX_RANDOM_BYTES = 100  # as django.middleware.gzip.GZipMiddleware
+_LEVEL = 6  # zlib's default, as GzipFile's and the middleware's
+
+
+class Precompressed:
+    """Text compressed once, to be sent many times: the UTF-8 bytes and their raw deflate
+    stream, made by a compressor of its own (no back-references outside it) and flushed
+    to a byte boundary (``Z_SYNC_FLUSH``, not the last block). A gzip stream may carry
+    such a segment between parts (``_Gzip.segment``); the chart page keeps the closed part
+    of its bars this way (``apps/charts/embedded.py``)."""
+
+    __slots__ = ("data", "deflated")
+
+    def __init__(self, text: str | bytes) -> None:
+        self.data = text.encode() if isinstance(text, str) else text
+        compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self.deflated = compressor.compress(self.data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+# What a slow part may be: text, or pieces of it some of which are precompressed.
+Part = str | list["str | Precompressed"]
 
 
 class _Gzip:
-    """A gzip stream (the standard library's ``GzipFile``) written part by part; every
-    part is flushed to a byte boundary (``Z_SYNC_FLUSH``) so it can be sent at once."""
+    """A gzip stream written part by part, each part flushed to a byte boundary
+    (``Z_SYNC_FLUSH``) so that it can be sent at once. Precompressed segments go in
+    between as they are: the text after one is compressed by a new compressor, whose
+    back-references cannot reach across the segment. The CRC-32 and length of the
+    trailer are kept here (RFC 1952), as ``gzip.GzipFile`` would."""
 
     def __init__(self) -> None:
-        self._buffer = io.BytesIO()
-        name = "a" * secrets.randbelow(_MAX_RANDOM_BYTES)
-        self._file = gzip.GzipFile(name, "wb", 6, self._buffer, mtime=0)
+        self._compressor = None
+        self._crc = 0
+        self._size = 0
 
-    def _take(self) -> bytes:
-        data = self._buffer.getvalue()
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        return data
+    @staticmethod
+    def header() -> bytes:
+        # like GzipFile: a file name of random length varies the compressed length (BREACH)
+        name = b"a" * secrets.randbelow(_MAX_RANDOM_BYTES)
+        flags = 0x08 if name else 0  # FNAME
+        return (
+            b"\x1f\x8b\x08" + bytes([flags]) + b"\0\0\0\0\0\xff" + (name + b"\0" if name else b"")
+        )
 
-    def header(self) -> bytes:
-        return self._take()  # GzipFile wrote it on creation
+    def _count(self, data: bytes) -> None:
+        self._crc = zlib.crc32(data, self._crc)
+        self._size += len(data)
 
     def part(self, data: bytes) -> bytes:
-        self._file.write(data)
-        self._file.flush(zlib.Z_SYNC_FLUSH)
-        return self._take()
+        if self._compressor is None:
+            self._compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._count(data)
+        return self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
+
+    def segment(self, piece: Precompressed) -> bytes:
+        self._compressor = None  # the next text starts a compressor of its own
+        self._count(piece.data)
+        return piece.deflated
 
     def finish(self) -> bytes:
-        self._file.close()  # the last block and the CRC/size trailer
-        return self._take()
+        compressor = self._compressor or zlib.compressobj(_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+        trailer = struct.pack("<II", self._crc, self._size & 0xFFFFFFFF)
+        return compressor.flush(zlib.Z_FINISH) + trailer
 
 
-def _safe(slow: Callable[[], str]) -> str:
+def _safe(slow: Callable[[], Part]) -> Part:
     """The slow part, or nothing: once the first part is out, an error can no longer
     become an error page, and a page cut short would be worse than one without it."""
     try:
@@ -83,23 +118,33 @@ def _safe(slow: Callable[[], str]) -> str:
 _safe_pooled = pooled(_safe)
 
 
-def streamed_page(request, first: str, slow: Callable[[], str], last: str) -> StreamingHttpResponse:
+def streamed_page(
+    request, first: str, slow: Callable[[], Part], last: str
+) -> StreamingHttpResponse:
     """``first``, then ``slow()`` (called while the response is being sent; it may use
-    the database), then ``last``, as one HTML response. ``slow`` must not raise for
-    expected failures; unexpected ones are logged and its part left out."""
+    the database), then ``last``, as one HTML response. ``slow`` gives text, or a list
+    of texts and ``Precompressed`` pieces (sent as they are when the client takes gzip).
+    It must not raise for expected failures; unexpected ones are logged and its part
+    left out."""
     compressor = (
         _Gzip() if _ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")) else None
     )
 
-    def encode(text: str) -> bytes:
-        data = text.encode()
-        return compressor.part(data) if compressor else data
+    def encode(part: Part) -> bytes:
+        pieces = [part] if isinstance(part, str) else part
+        out = []
+        for piece in pieces:
+            if isinstance(piece, Precompressed):
+                out.append(compressor.segment(piece) if compressor else piece.data)
+            elif piece:
+                out.append(compressor.part(piece.encode()) if compressor else piece.encode())
+        return b"".join(out)
 
     if isinstance(request, ASGIRequest):
 
         async def parts():
             if compressor:
-                yield compressor.header()
+                yield _Gzip.header()
             yield encode(first)
             yield encode(await _safe_pooled(slow))
             yield encode(last)
@@ -110,7 +155,7 @@ def streamed_page(request, first: str, slow: Callable[[], str], last: str) -> St
 
         def parts():
             if compressor:
-                yield compressor.header()
+                yield _Gzip.header()
             yield encode(first)
             yield encode(_safe(slow))
             yield encode(last)

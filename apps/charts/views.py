@@ -14,36 +14,30 @@ import logging
 import time
 from datetime import datetime
 from functools import lru_cache, wraps
-from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import orjson
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
-from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.charts import selectors, services
 from apps.charts.bundle import bundle_url
+from apps.charts.embedded import bars_url, embedded_bars
 from apps.charts.forms import WorkspaceCreateForm, WorkspaceRenameForm
 from apps.charts.layout import CHART_TYPES, GRIDS, TierLimitError, clean_timeframe
 from apps.charts.streaming import streamed_page
-from apps.marketdata.api.query import bars_columns
 from apps.marketdata.selectors import symbol_list
-from apps.marketdata.store import closed_bars
 from apps.marketdata.timeframes import NAMES as TIMEFRAMES
-from apps.marketdata.timeframes import parse as parse_timeframe
 
 DEFAULT_INITIAL_BARS = 1500
 MAX_INITIAL_BARS = 20_000
@@ -108,37 +102,6 @@ def _initial_bars(request) -> int:
     if raw.isdigit():
         return max(100, min(int(raw), MAX_INITIAL_BARS))
     return DEFAULT_INITIAL_BARS
-
-
-def bars_url(symbol: str, timeframe: str, limit: int) -> str:
-    """The first bars request of a pane; the page preloads it and the JS asks for exactly
-    this URL (``static/charts/pane.js`` builds it the same way) so the preload is reused."""
-    return f"/api/v1/market-data/{quote(symbol, safe='')}?timeframe={timeframe}&limit={limit}"
-
-
-def _embedded_bars(symbol, code: str, timeframe: str, limit: int) -> str:
-    """The active pane's first bars as page HTML (read while the page streams, see
-    ``_terminal``), in the columns of ``bars_columns``, so the chart draws them without
-    waiting for another round trip; ``static/charts/api.js`` ``takeEmbedded`` answers the
-    pane's first ``bars_url`` request with them, once. If the store cannot answer, a
-    preload of that request goes in their place: the page fetches as usual, and retries."""
-    url = bars_url(code, timeframe, limit)
-    try:
-        tf = parse_timeframe(timeframe)
-        body = orjson.dumps(
-            bars_columns(symbol, tf, closed_bars.newest_bar_rows(symbol, tf, limit))
-        )
-    except DatabaseError:
-        logger.warning("chart page: bars of %s not embedded", code, exc_info=True)
-        return format_html('<link rel="preload" as="fetch" href="{}" crossorigin="anonymous">', url)
-    # escaped as Django's json_script does, so the data cannot end its <script> element
-    for char, escape in ((b"<", b"\\u003C"), (b">", b"\\u003E"), (b"&", b"\\u0026")):
-        body = body.replace(char, escape)
-    return format_html(
-        '<script type="application/json" id="embedded-bars" data-url="{}">{}</script>',
-        url,
-        mark_safe(body.decode()),  # noqa: S308
-    )
 
 
 # Where the embedded bars go in the rendered page (templates/charts/terminal.html).
@@ -241,7 +204,7 @@ def _terminal(
         head, slot, tail = html.partition(EMBED_SLOT)
         if not slot:
             raise RuntimeError("templates/charts/terminal.html lost its embedded-bars slot")
-        response = streamed_page(request, head, lambda: _embedded_bars(*embed), tail)
+        response = streamed_page(request, head, lambda: embedded_bars(*embed), tail)
     # the page carries live bars: a back/forward navigation must not show a stale copy
     add_never_cache_headers(response)
     return response

@@ -37,7 +37,7 @@ async function parse(response) {
 }
 
 /** The bars API's answer for ``url`` if the page carries it inline (the active pane's
- * first bars, in columns: apps.charts.views ``_embedded_bars``); used once, else null. */
+ * first bars, in columns: apps/charts/embedded.py); used once, else null. */
 export function takeEmbedded(url) {
   const node = document.getElementById('embedded-bars');
   if (!node || node.dataset.url !== url) return null;

@@ -1,7 +1,10 @@
 // Chart colours come from the page's CSS variables (static/css/app.css, charts.css), so the
 // dark and light themes stay defined in one place. Called again after a theme switch.
 
-const FONT = '-apple-system, BlinkMacSystemFont, "Trebuchet MS", Roboto, Ubuntu, sans-serif';
+// The page's own font stack (static/css/app.css) for everything drawn on the canvas too.
+// system-ui first: the platform's UI font in one lookup. A list of named families that
+// are missing (most of them, on Linux) costs the first draw one font lookup each.
+export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 
 export function palette() {
   const css = getComputedStyle(document.documentElement);

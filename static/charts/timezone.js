@@ -82,10 +82,20 @@ const DIVISORS = [
   [1, 10], [60, 20], [300, 21], [1800, 22], [3600, 30], [10800, 31], [21600, 32], [43200, 33],
 ];
 
-function weight(cur, prev, curTs, prevTs) {
-  if (cur.getUTCFullYear() !== prev.getUTCFullYear()) return 70;
-  if (cur.getUTCMonth() !== prev.getUTCMonth()) return 60;
-  if (cur.getUTCDate() !== prev.getUTCDate()) return 50;
+const DAY = 86400;
+
+/** The tick-mark weight of a point at local (wall-clock) second ``curTs`` after one at
+ *  ``prevTs``. Dates are made only where the day changes: a chart's points are mostly
+ *  within a day of the one before, and 5,000 Date objects a chart were a tenth of its
+ *  first draw. */
+function weight(curTs, prevTs) {
+  if (Math.floor(curTs / DAY) !== Math.floor(prevTs / DAY)) {
+    const cur = new Date(curTs * 1000);
+    const prev = new Date(prevTs * 1000);
+    if (cur.getUTCFullYear() !== prev.getUTCFullYear()) return 70;
+    if (cur.getUTCMonth() !== prev.getUTCMonth()) return 60;
+    return 50;
+  }
   for (let i = DIVISORS.length - 1; i >= 0; --i) {
     const d = DIVISORS[i][0];
     if (Math.floor(prevTs / d) !== Math.floor(curTs / d)) return DIVISORS[i][1];
@@ -105,20 +115,17 @@ export function zonedBehavior(getZone) {
         return ts + zoneOffset(zone, ts);
       };
       let prevTs = startIndex === 0 ? null : local(points[startIndex - 1]);
-      let prevDate = prevTs === null ? null : new Date(prevTs * 1000);
       let total = 0;
       for (let i = startIndex; i < points.length; i++) {
         const ts = local(points[i]);
-        const date = new Date(ts * 1000);
-        if (prevDate !== null) points[i].timeWeight = weight(date, prevDate, ts, prevTs);
+        if (prevTs !== null) points[i].timeWeight = weight(ts, prevTs);
         total += ts - (prevTs === null ? ts : prevTs);
         prevTs = ts;
-        prevDate = date;
       }
       if (startIndex === 0 && points.length > 1) {
         const first = local(points[0]);
         const guess = first - Math.ceil(total / (points.length - 1));
-        points[0].timeWeight = weight(new Date(first * 1000), new Date(guess * 1000), first, guess);
+        points[0].timeWeight = weight(first, guess);
       }
     }
   }

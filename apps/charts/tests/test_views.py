@@ -52,9 +52,20 @@ def test_it_renders_the_chart_page_with_its_config(client, alice, es):
 
 
 def embedded_of(response) -> dict:
-    html = page_html(response)
+    return embedded_in(page_html(response))
+
+
+def embedded_in(html: str) -> dict:
     start = html.index(">", html.index('<script type="application/json" id="embedded-bars"')) + 1
     return json.loads(html[start : html.index("</script>", start)])
+
+
+def assert_bars_equal(embedded: dict, api: dict) -> None:
+    columns = embedded.pop("columns")
+    assert embedded == {k: v for k, v in api.items() if k != "bars"}
+    assert len(columns["time"]) == len(api["bars"])
+    for i, bar in enumerate(api["bars"]):
+        assert {k: columns[k][i] for k in columns} == {k: bar[k] for k in columns}
 
 
 def test_it_embeds_the_first_bars_as_the_bars_api_gives_them(client, alice, es):
@@ -68,11 +79,40 @@ def test_it_embeds_the_first_bars_as_the_bars_api_gives_them(client, alice, es):
     client.force_login(alice)
     embedded = embedded_of(client.get("/chart/ESZ5/?tf=1m&bars=100"))
     api = client.get("/api/v1/market-data/ESZ5?timeframe=1m&limit=100").json()
-    columns = embedded.pop("columns")
-    assert embedded == {k: v for k, v in api.items() if k != "bars"}
-    assert len(columns["time"]) == len(api["bars"]) == 5
-    for i, bar in enumerate(api["bars"]):
-        assert {k: columns[k][i] for k in columns} == {k: bar[k] for k in columns}
+    assert len(api["bars"]) == 5
+    assert_bars_equal(embedded, api)
+
+
+def test_it_compresses_the_closed_bars_once_and_sends_them_as_they_are(client, alice, es):
+    import gzip
+    import time
+
+    from apps.marketdata.ingest.ticks import ingest_ticks
+    from apps.marketdata.store import closed_bars
+    from apps.marketdata.ticks import TickBatch
+    from apps.marketdata.timeframes import parse
+
+    old = 1_751_400_000 * 10**9  # closed bars, long ago
+    recent = (int(time.time()) - 150) * 10**9  # bars newer than the memo's horizon
+    ticks = [old + i * 7 * 10**9 for i in range(40)] + [recent + i * 5 * 10**9 for i in range(20)]
+    prices = [5000 + (i % 5) * 0.25 for i in range(60)]
+    ingest_ticks(es, TickBatch.from_columns(ticks, prices, [1.5] * 60, [1, -1] * 30))
+    client.force_login(alice)
+    api = client.get("/api/v1/market-data/ESZ5?timeframe=1m&limit=100").json()
+    pages = [
+        b"".join(
+            client.get("/chart/ESZ5/?tf=1m&bars=100", HTTP_ACCEPT_ENCODING="gzip").streaming_content
+        )
+        for _ in range(2)
+    ]
+    closed, fresh = closed_bars.newest_bar_parts(es, parse("1m"), 100)
+    assert len(closed.rows) == 5 and len(fresh) >= 2
+    kept = closed.derive("embedded-columns", lambda rows: pytest.fail("not kept"))
+    for page in pages:
+        assert all(piece.deflated in page for piece in kept)  # the same bytes, both times
+        html = gzip.decompress(page).decode()  # checks the trailer's CRC-32 and length
+        assert html.rstrip().endswith("</html>")
+        assert_bars_equal(embedded_in(html), api)
 
 
 def test_it_sends_the_page_before_the_bars_in_one_gzip_stream(client, alice, es):

@@ -38,11 +38,14 @@ Decisions, written down here:
 from __future__ import annotations
 
 import atexit
+import bisect
 import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import redis
 
@@ -51,6 +54,7 @@ from apps.marketdata.timeframes import Timeframe
 from tradeflow.memo import TTLMemo, lazy_redis
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HORIZON_S = 15 * 60
 TTL_S = 120.0
@@ -65,11 +69,34 @@ _lock = threading.Lock()
 _wake = threading.Event()
 _flusher: threading.Thread | None = None
 atexit.register(lambda: flush())
-# (symbol id, timeframe, count) -> (token, edge in epoch seconds, rows before the edge).
-# 5,000 rows take about 2 MB: at most 32 charts are remembered (then all are dropped).
-_memo: TTLMemo[tuple[int, str, int], tuple[bytes, int, list[tuple]]] = TTLMemo(
-    TTL_S, max_entries=32
-)
+
+
+class ClosedBars:
+    """Remembered rows before an edge (oldest first), and what callers made of them
+    (``derive``): the chart page keeps their encoded, compressed columns here, so an
+    unchanged closed part is encoded once (``apps/charts/embedded.py``)."""
+
+    __slots__ = ("_derived", "rows")
+
+    def __init__(self, rows: list[tuple]) -> None:
+        self.rows = rows
+        self._derived: dict = {}
+
+    def derive(self, key, make: Callable[[list[tuple]], T]) -> T:
+        """``make(rows)``, made once per ``key`` for these rows (two threads racing may
+        both make it: the same value)."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = make(self.rows)
+            return value
+
+
+# (symbol id, timeframe, count) -> [token, edge in epoch seconds, ClosedBars before the
+# edge]; a list, so that trimming the closed part in place keeps the entry's expiry.
+# 5,000 rows take about 2 MB (3 MB with the chart page's encoding): at most 32 charts are
+# remembered (then all are dropped).
+_memo: TTLMemo[tuple[int, str, int], list] = TTLMemo(TTL_S, max_entries=32)
 
 
 def note_write(symbol_id: int, oldest_ts: float) -> None:
@@ -143,15 +170,23 @@ def edge(tf: Timeframe, now: float) -> int:
 def newest_bar_rows(symbol, tf: Timeframe, limit: int) -> list[tuple]:
     """``reads.bar_rows(symbol, tf, limit=limit)``, the closed part from this process's
     memo when it is still valid."""
+    closed, recent = newest_bar_parts(symbol, tf, limit)
+    return closed.rows + recent
+
+
+def newest_bar_parts(symbol, tf: Timeframe, limit: int) -> tuple[ClosedBars, list[tuple]]:
+    """``newest_bar_rows`` in two parts: the remembered closed rows (empty when nothing
+    is remembered: session timeframes, no Redis) and the rows read now. Together they
+    are the newest ``limit`` rows, oldest first."""
     if tf.is_session:
-        return reads.bar_rows(symbol, tf, limit=limit)
+        return ClosedBars([]), reads.bar_rows(symbol, tf, limit=limit)
     # the edge from a clock read before the token and the rows: a write that commits after
     # the rows were read noted a later time, so it either lands at or after this edge or
     # replaces the token
     start = edge(tf, time.time())
     token = _token(symbol.id)
     if token is None:
-        return reads.bar_rows(symbol, tf, limit=limit)
+        return ClosedBars([]), reads.bar_rows(symbol, tf, limit=limit)
     key = (symbol.id, tf.name, limit)
     remembered = _memo.peek(key)
     if remembered is not None and remembered[0] == token:
@@ -159,7 +194,14 @@ def newest_bar_rows(symbol, tf: Timeframe, limit: int) -> list[tuple]:
         recent = reads.bar_rows(
             symbol, tf, limit=limit, start=datetime.fromtimestamp(since, tz=UTC)
         )
-        return (closed + recent)[-limit:]
+        surplus = len(closed.rows) + len(recent) - limit
+        if surplus > 0:  # new bars since: the oldest remembered ones fall out of the count
+            closed = ClosedBars(closed.rows[surplus:])
+            remembered[2] = closed
+            recent = recent[-limit:]
+        return closed, recent
     rows = reads.bar_rows(symbol, tf, limit=limit)
-    _memo.put(key, (token, start, [row for row in rows if row[0] < start]))
-    return rows
+    split = bisect.bisect_left(rows, start, key=lambda row: row[0])
+    closed = ClosedBars(rows[:split])
+    _memo.put(key, [token, start, closed])
+    return closed, rows[split:]

@@ -79,11 +79,31 @@ def test_remembered_bars_join_the_recent_ones_into_what_a_full_read_gives(
     assert (
         since == closed_bars.edge(tf, since + closed_bars.HORIZON_S) <= now - closed_bars.HORIZON_S
     )
-    assert closed == [row for row in first if row[0] < since] and closed
+    assert closed.rows == [row for row in first if row[0] < since] and closed.rows
     assert [c.get("start") for c in calls] == [datetime.fromtimestamp(since, tz=UTC)]
     assert again == reads.bar_rows(btc, tf, limit=1000)
     assert again[-1][2] == 70_100.0  # the high of the newest bar
     assert again != first
+
+
+def test_new_bars_push_the_oldest_remembered_ones_out_of_the_count(btc, live_btc):
+    tf = parse("1s")
+    key = (btc.id, tf.name, 200)
+    first = closed_bars.newest_bar_rows(btc, tf, 200)
+    assert first == reads.bar_rows(btc, tf, limit=200)
+    kept = closed_bars._memo.peek(key)[2]
+    assert kept.derive("test", len) == len(kept.rows) == 200  # all closed: recorded long ago
+    now = time.time()
+    live_btc([(now - 3, 70_000.0), (now - 2, 70_100.0), (now - 1, 70_200.0)], "new")
+
+    closed, recent = closed_bars.newest_bar_parts(btc, tf, 200)
+    assert closed.rows + recent == reads.bar_rows(btc, tf, limit=200)
+    assert [r[2] for r in recent] == [70_000.0, 70_100.0, 70_200.0]
+    # the three oldest fell out, in the memo too; what was made of the old rows is not
+    # taken for the new ones, and the entry keeps its age
+    assert closed.rows == kept.rows[3:] and closed_bars._memo.peek(key)[2] is closed
+    assert closed.derive("test", len) == 197
+    assert closed_bars.newest_bar_parts(btc, tf, 200)[0] is closed
 
 
 def test_a_late_trade_in_a_closed_bar_is_seen_at_once(btc, live_btc, monkeypatch):

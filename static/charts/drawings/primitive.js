@@ -3,9 +3,8 @@
 // placed) on the price pane with the geometry of model.js. The interaction layer (tool.js)
 // only changes the drawings and calls ``requestUpdate``.
 
+import { FONT } from '../theme.js';
 import { geometry } from './model.js';
-
-const FONT = '-apple-system, BlinkMacSystemFont, "Trebuchet MS", Roboto, sans-serif';
 
 class Renderer {
   constructor(source) {

@@ -2,6 +2,8 @@
 // level colours and labelled horizontal level lines (POC, VAH, VAL). All coordinates are
 // bitmap pixels (inside ``useBitmapCoordinateSpace``).
 
+import { FONT as SANS } from '../theme.js';
+
 export const POC = '#f5c542';
 const POC_ON_LIGHT = '#b8860b'; // the same gold, dark enough for text on a white chart
 
@@ -12,7 +14,7 @@ export function pocColor(p) {
   return luma > 160 ? POC_ON_LIGHT : POC;
 }
 export const VA_LINE = '#8f9bb3';
-export const SANS = '-apple-system, Roboto, sans-serif';
+export { SANS };
 export const MONO = '"SF Mono", Menlo, Consolas, "Roboto Mono", monospace';
 
 /** ``size`` css px, scaled to the bitmap (``weight`` e.g. '600'). */

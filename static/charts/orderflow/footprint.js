@@ -6,7 +6,7 @@
 
 import { orderflowApi, throttle, fmtVol, paneKey, paneStates, withTime, minRowsInView } from './data.js';
 import { OhlcView } from '../chart-types.js';
-import { POC } from './draw.js';
+import { POC, SANS, font } from './draw.js';
 import { withAlpha } from '../theme.js';
 
 const PAGE = 300;
@@ -197,7 +197,7 @@ class FootprintView extends OhlcView {
     c.fillRect(cx - Math.floor(w / 2), top, w, Math.max(1, bottom - top));
     if (fp && spacing >= 24) {
       const delta = fp.delta ?? 0;
-      c.font = `${Math.round(10 * vr)}px -apple-system, Roboto, sans-serif`;
+      c.font = font(10, vr);
       c.textAlign = 'center';
       c.textBaseline = 'top';
       c.fillStyle = delta >= 0 ? p.up : p.down;
@@ -296,10 +296,10 @@ class FootprintView extends OhlcView {
     const vol = fp.levels.reduce((s, l) => s + l.bid_volume + l.ask_volume, 0);
     c.textAlign = 'center';
     c.textBaseline = 'top';
-    c.font = `600 ${Math.round(11 * vr)}px -apple-system, Roboto, sans-serif`;
+    c.font = font(11, vr, SANS, '600');
     c.fillStyle = delta >= 0 ? p.up : p.down;
     c.fillText(`Δ ${delta > 0 ? '+' : ''}${fmtVol(delta)}`, X(mid), lo + Math.round(5 * vr));
-    c.font = `${Math.round(10 * vr)}px -apple-system, Roboto, sans-serif`;
+    c.font = font(10, vr);
     c.fillStyle = p.muted || p.text;
     c.fillText(`V ${fmtVol(vol)}`, X(mid), lo + Math.round(19 * vr));
   }
