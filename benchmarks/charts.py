@@ -585,20 +585,21 @@ def _first_candle(browser, url: str, cookie: dict | None, assets: list | None = 
         if cookie:
             context.add_cookies([cookie])
         page = context.new_page()
+        responses = []
+
+        def shipped(response):
+            if response.request.resource_type in ("script", "stylesheet"):
+                responses.append(response)
+
         if assets is not None:
-            page.on(
-                "response",
-                lambda r: (
-                    assets.append(r)
-                    if r.request.resource_type in ("script", "stylesheet")
-                    else None
-                ),
-            )
+            page.on("response", shipped)
         page.goto(url, wait_until="commit")
         page.wait_for_function("() => document.documentElement.dataset.firstCandle", timeout=30_000)
         if assets is not None:
-            page.wait_for_load_state("load")
-            assets[:] = [(r.url, len(gzip.compress(r.body(), 9))) for r in assets]
+            # everything the page loads, the modules and scripts after the first candle too
+            page.wait_for_load_state("networkidle")
+            page.remove_listener("response", shipped)
+            assets[:] = [(r.url, len(gzip.compress(r.body(), 9))) for r in responses]
         return float(page.evaluate("() => document.documentElement.dataset.firstCandle"))
     finally:
         context.close()
