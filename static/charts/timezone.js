@@ -86,8 +86,8 @@ const DAY = 86400;
 
 /** The tick-mark weight of a point at local (wall-clock) second ``curTs`` after one at
  *  ``prevTs``. Dates are made only where the day changes: a chart's points are mostly
- *  within a day of the one before, and 5,000 Date objects a chart were a tenth of its
- *  first draw. */
+ *  within a day of the one before, and a Date for each of 5,000 points took about 10 ms
+ *  of the first draw in the chart_page benchmark. */
 function weight(curTs, prevTs) {
   if (Math.floor(curTs / DAY) !== Math.floor(prevTs / DAY)) {
     const cur = new Date(curTs * 1000);
