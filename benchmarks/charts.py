@@ -489,6 +489,11 @@ BARE_FRAMES = """(n) => new Promise((resolve) => {
 })"""
 
 
+# the painted first candle's time (ms since navigation start); a document only just
+# committed may have no root element yet
+FIRST_CANDLE = "() => document.documentElement?.dataset.firstCandle"
+
+
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -594,13 +599,13 @@ def _first_candle(browser, url: str, cookie: dict | None, assets: list | None = 
         if assets is not None:
             page.on("response", shipped)
         page.goto(url, wait_until="commit")
-        page.wait_for_function("() => document.documentElement.dataset.firstCandle", timeout=30_000)
+        page.wait_for_function(FIRST_CANDLE, timeout=30_000)
         if assets is not None:
             # everything the page loads, the modules and scripts after the first candle too
             page.wait_for_load_state("networkidle")
             page.remove_listener("response", shipped)
             assets[:] = [(r.url, len(gzip.compress(r.body(), 9))) for r in responses]
-        return float(page.evaluate("() => document.documentElement.dataset.firstCandle"))
+        return float(page.evaluate(FIRST_CANDLE))
     finally:
         context.close()
 
@@ -613,10 +618,10 @@ def _first_candle_warm(browser, url: str, cookie: dict | None) -> float:
             context.add_cookies([cookie])
         page = context.new_page()
         page.goto(url)
-        page.wait_for_function("() => document.documentElement.dataset.firstCandle")
+        page.wait_for_function(FIRST_CANDLE)
         page.goto(url, wait_until="commit")
-        page.wait_for_function("() => document.documentElement.dataset.firstCandle", timeout=30_000)
-        return float(page.evaluate("() => document.documentElement.dataset.firstCandle"))
+        page.wait_for_function(FIRST_CANDLE, timeout=30_000)
+        return float(page.evaluate(FIRST_CANDLE))
     finally:
         context.close()
 
@@ -628,7 +633,7 @@ def _frames(browser, url: str, cookie: dict | None, script: str, frames: int) ->
             context.add_cookies([cookie])
         page = context.new_page()
         page.goto(url)
-        page.wait_for_function("() => document.documentElement.dataset.firstCandle", timeout=30_000)
+        page.wait_for_function(FIRST_CANDLE, timeout=30_000)
         page.evaluate(script, 60)  # warm up
         result = page.evaluate(script, frames)
         if not isinstance(result, list):
