@@ -86,6 +86,7 @@ def test_every_other_path_keeps_the_browser_middleware(call):
     assert status == 200
     assert "default-src 'self'" in headers["content-security-policy"][0]
     assert any(c.strip().startswith("csrftoken=") for c in headers["set-cookie"])
+    assert headers["cross-origin-opener-policy"] == ["unsafe-none"]  # settings.py says why
     # the bars query shares the ingestion prefix but is read by browsers (sessions)
     status, headers, _ = call("GET", "/api/v1/market-data/STACK")
     assert status in (401, 403) and "content-security-policy" in headers

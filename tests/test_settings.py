@@ -84,6 +84,22 @@ def test_it_passes_the_deploy_check_in_production():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("value", "policy"),
+    [(None, "unsafe-none"), ("same-origin", "same-origin"), ("same-site", None)],
+)
+def test_it_takes_the_opener_policy_from_the_environment(value, policy):
+    extra = {} if value is None else {"TRADEFLOW_OPENER_POLICY": value}
+    code = "from django.conf import settings; print(settings.SECURE_CROSS_ORIGIN_OPENER_POLICY)"
+    result = _manage("shell", "--no-imports", "-c", code, extra_env=extra)
+    if policy is None:  # not a policy: refused, naming the variable
+        assert result.returncode != 0
+        assert "TRADEFLOW_OPENER_POLICY" in result.stderr
+    else:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.strip() == policy
+
+
 def test_it_refuses_production_without_a_secret():
     result = _manage("check", extra_env={"TRADEFLOW_DEBUG": "false"})
     assert result.returncode != 0
