@@ -13,9 +13,10 @@ number of clients. Clients run in CLIENT_PROCS processes.
 
 chart_page: server time of the chart page; Chromium time to the first painted candle
 with 5,000 bars against a bare lightweight-charts page given the same bars (served by a
-plain static server), 11 alternating loads, each in a new context and tab; frame time p95 with one live update per frame at 10k bars against
-the bare page doing ``series.update`` per frame (vsync off, so a frame costs its work;
-three alternating runs each, the median of their p95 ratios);
+plain static server), 11 alternating loads, each in a new context and tab; frame time
+p95 with one live update per frame at 10k bars against the bare page doing
+``series.update`` per frame (vsync off, so a frame costs its work; three alternating runs
+each, the median of their p95 ratios);
 and the gzipped size of the JS and CSS the chart page loads. For information, the first
 candle of a snapshot of our page (its HTML and files, served by the bare page's static
 server) against the bare page again: the browser's share of the gap, apart from our
