@@ -350,8 +350,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 # Cross-Origin-Opener-Policy: unsafe-none (the browser's default) unless the operator asks
 # for more. With Django's default, same-origin, Chromium cannot load a page opened from a
 # blank tab in that tab's renderer and starts a new one; in the chart_page benchmark the
-# first candle came 70-130 ms later (ratio 1.29 against 1.07-1.15 without the header;
-# README "Security headers"). Framing is refused (X-Frame-Options, frame-ancestors), no
+# first candle came 70-130 ms later (ratio 1.29; without the header 1.07-1.25 over eight
+# runs, median 1.14; README "Security headers"). Framing is refused (X-Frame-Options, frame-ancestors), no
 # page opens other windows, and Chromium isolates sites by process without the header;
 # what it would add is cutting the handle a cross-site opener keeps on our window.
 SECURE_CROSS_ORIGIN_OPENER_POLICY = env_choice(
