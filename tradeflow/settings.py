@@ -351,9 +351,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 # for more. With Django's default, same-origin, Chromium cannot load a page opened from a
 # blank tab in that tab's renderer and starts a new one; in the chart_page benchmark the
 # first candle came 70-130 ms later (ratio 1.29; without the header 1.07-1.25 over eight
-# runs, median 1.14; README "Security headers"). Framing is refused (X-Frame-Options, frame-ancestors), no
-# page opens other windows, and Chromium isolates sites by process without the header;
-# what it would add is cutting the handle a cross-site opener keeps on our window.
+# runs, median 1.14; README "Security headers"). Framing is refused (X-Frame-Options,
+# frame-ancestors), no page opens other windows, and Chromium isolates sites by process
+# without the header; what it would add is cutting the handle a cross-site opener keeps on
+# our window.
 SECURE_CROSS_ORIGIN_OPENER_POLICY = env_choice(
     "TRADEFLOW_OPENER_POLICY",
     "unsafe-none",
